@@ -1,0 +1,189 @@
+"""Turn raw IDX images into model-ready arrays: scaling, deskewing, stratified splits, 14x14 copies.
+
+Files written by the prepare stage, read by every training stage through :func:`load_split`:
+``data/prepared/{train,val,test}.npz`` with ``x`` float32 (N, 28, 28) in [0, 1], ``y`` uint8 (N,)
+and ``x14`` float32 (N, 14, 14) (2x2 mean pooling of ``x``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage
+from sklearn.model_selection import train_test_split
+
+from mnistlab.errors import MnistlabError
+from mnistlab.io import save_npz
+
+SPLITS = ("train", "val", "test")
+PREPARED_DIR = Path("data/prepared")
+
+
+class Split(NamedTuple):
+    """One prepared split.
+
+    Attributes
+    ----------
+    x : ndarray of shape (N, 28, 28), float32 in [0, 1]
+    y : ndarray of shape (N,), uint8 in 0..9
+    x14 : ndarray of shape (N, 14, 14), float32 in [0, 1]
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    x14: np.ndarray
+
+
+def scale(images: np.ndarray) -> np.ndarray:
+    """Map uint8 pixels (N, H, W) to float32 in [0, 1] by dividing by 255."""
+    return images.astype(np.float32) / np.float32(255.0)
+
+
+def downsample(images: np.ndarray, factor: int = 2) -> np.ndarray:
+    """Mean-pool non-overlapping ``factor`` x ``factor`` blocks: (N, H, W) -> (N, H/factor, W/factor)."""
+    n, h, w = images.shape
+    if h % factor or w % factor:
+        raise ValueError(f"image size {h}x{w} is not divisible by the pooling factor {factor}")
+    pooled = images.reshape(n, h // factor, factor, w // factor, factor).mean(axis=(2, 4))
+    return pooled.astype(images.dtype, copy=False)
+
+
+def deskew(images: np.ndarray) -> np.ndarray:
+    """Remove slant with a shear from second-order image moments, and centre by centre of mass.
+
+    The shear ``alpha = cov(row, col) / var(row)`` makes the principal axis vertical, as in the
+    "deskewing" pre-processing of LeCun et al. (1998), "Gradient-based learning applied to document
+    recognition", Proc. IEEE 86(11), table of results ("deskewed" rows). All images are resampled
+    in one batched bilinear ``scipy.ndimage.map_coordinates`` call.
+
+    Parameters
+    ----------
+    images : ndarray of shape (N, H, W), float32 in [0, 1]
+
+    Returns
+    -------
+    ndarray of shape (N, H, W), float32 in [0, 1]
+    """
+    n, h, w = images.shape
+    rows, cols = np.mgrid[:h, :w].astype(np.float32)
+    mass = images.sum(axis=(1, 2)) + 1e-8
+    mu_r = (images * rows).sum(axis=(1, 2)) / mass
+    mu_c = (images * cols).sum(axis=(1, 2)) / mass
+    var_r = (images * (rows - mu_r[:, None, None]) ** 2).sum(axis=(1, 2)) / mass
+    cov = (images * (rows - mu_r[:, None, None]) * (cols - mu_c[:, None, None])).sum(axis=(1, 2)) / mass
+    alpha = np.where(var_r > 1e-8, cov / np.maximum(var_r, 1e-8), 0.0)[:, None, None]
+    centre_r, centre_c = h / 2.0, w / 2.0
+    src_r = rows + (mu_r[:, None, None] - centre_r)
+    src_c = cols + alpha * (rows - centre_r) + (mu_c[:, None, None] - centre_c)
+    index = np.broadcast_to(np.arange(n, dtype=np.float32)[:, None, None], (n, h, w))
+    coords = np.stack([index, np.broadcast_to(src_r, (n, h, w)), src_c])
+    out = ndimage.map_coordinates(images, coords, order=1, mode="constant", cval=0.0)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def stratified_subset(
+    x: np.ndarray, y: np.ndarray, size: int | float | None, seed: int, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep ``size`` samples (a count, or a fraction in (0, 1)) with class proportions preserved.
+
+    ``None`` or a size equal to ``len(y)`` keeps everything. Raises :class:`MnistlabError`, naming
+    the parameter ``what``, when the count is larger than what is available.
+    """
+    if size is None or size == len(y):
+        return x, y
+    if isinstance(size, int) and size > len(y):
+        raise MnistlabError(f"{what} = {size}: only {len(y)} images are available")
+    x_kept, _, y_kept, _ = train_test_split(x, y, train_size=size, stratify=y, random_state=seed)
+    return x_kept, y_kept
+
+
+def split_train_val(
+    x: np.ndarray, y: np.ndarray, val_size: int | float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified, seeded split of the training images into training and validation parts.
+
+    Returns ``x_train, x_val, y_train, y_val``; raises :class:`MnistlabError` naming
+    ``prepare.val_size`` when it leaves no training image.
+    """
+    if isinstance(val_size, int) and val_size >= len(y):
+        raise MnistlabError(f"prepare.val_size = {val_size}: must be below the {len(y)} training images")
+    try:
+        return train_test_split(x, y, test_size=val_size, stratify=y, random_state=seed)
+    except ValueError as err:
+        raise MnistlabError(f"prepare.val_size = {val_size}: {err}") from None
+
+
+def prepare(
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    val_size: int | float,
+    train_size: int | float | None = None,
+    test_size: int | float | None = None,
+    deskew_images: bool = False,
+    seed: int = 0,
+) -> dict[str, Split]:
+    """Build the train, validation and test splits from raw uint8 images and labels.
+
+    The validation part is carved out of the training images first (stratified); ``train_size``
+    then subsamples what is left for training, and ``test_size`` the test images, both stratified
+    and seeded. Test images are never mixed with training ones.
+
+    Parameters
+    ----------
+    train, test : tuple of (ndarray of shape (N, 28, 28) uint8, ndarray of shape (N,) uint8)
+    val_size, train_size, test_size : int or float or None
+        Counts, or fractions in (0, 1); ``None`` keeps all.
+    deskew_images : bool
+        Apply :func:`deskew` to every split.
+    seed : int
+        Seed of every random choice.
+
+    Returns
+    -------
+    dict
+        ``{"train": Split, "val": Split, "test": Split}``.
+    """
+    x_train, x_val, y_train, y_val = split_train_val(*train, val_size, seed)
+    x_train, y_train = stratified_subset(x_train, y_train, train_size, seed, "prepare.train_size")
+    x_test, y_test = stratified_subset(*test, test_size, seed, "prepare.test_size")
+    splits = {}
+    for name, x, y in (("train", x_train, y_train), ("val", x_val, y_val), ("test", x_test, y_test)):
+        x = scale(x)
+        if deskew_images:
+            x = deskew(x)
+        splits[name] = Split(x=x, y=y.astype(np.uint8), x14=downsample(x))
+    return splits
+
+
+def save_splits(splits: dict[str, Split], folder: str | os.PathLike = PREPARED_DIR) -> None:
+    """Write each split to ``folder/<name>.npz`` (keys ``x``, ``y``, ``x14``), atomically."""
+    for name, split in splits.items():
+        save_npz(Path(folder) / f"{name}.npz", **split._asdict())
+
+
+def load_split(name: str, folder: str | os.PathLike = PREPARED_DIR) -> Split:
+    """Load a prepared split (``"train"``, ``"val"`` or ``"test"``) written by :func:`save_splits`.
+
+    Raises
+    ------
+    MnistlabError
+        If the file is missing (run the prepare stage first).
+    """
+    path = Path(folder) / f"{name}.npz"
+    try:
+        with np.load(path) as data:
+            return Split(x=data["x"], y=data["y"], x14=data["x14"])
+    except FileNotFoundError:
+        raise MnistlabError(f"{path}: not found; run `dvc repro prepare` first") from None
+
+
+def label_counts(splits: dict[str, Split]) -> list[dict[str, int | str]]:
+    """Rows ``{"split", "digit", "count"}`` for the label-distribution plot."""
+    return [
+        {"split": name, "digit": digit, "count": int(count)}
+        for name, split in splits.items()
+        for digit, count in enumerate(np.bincount(split.y, minlength=10))
+    ]

@@ -1,0 +1,215 @@
+"""Typed, validated view of ``params.yaml``.
+
+``dvc exp run -S key=value`` writes values that may arrive as strings ("10", "true"): pydantic's
+lax mode casts them to the declared types. Unknown keys and bad values raise
+:class:`~mnistlab.errors.MnistlabError` with one line naming the key, the value and what is allowed.
+
+Each section below belongs to one stage family; a stage reads only its own section(s).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mnistlab.errors import MnistlabError
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Seed = Annotated[int, Field(ge=0)]
+# A subset size: a count (int >= 1) or a fraction of the available images (0 < float < 1).
+SizeOrFraction = Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, lt=1)]
+
+
+class Section(BaseModel):
+    """Base of every params section: unknown keys are errors, values are cast from strings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+KNOWN_SOURCES = ("mnist", "fashion-mnist", "sample")
+
+
+class DataParams(Section):
+    """``data``: where the four IDX files come from (see ``mnistlab.data.sources``)."""
+
+    source: str = "mnist"
+    csv_test_size: SizeOrFraction = 0.2
+    timeout: PositiveFloat = 20.0  # seconds, per connect/read
+    retries: Annotated[int, Field(ge=0)] = 2  # extra attempts per mirror, with exponential backoff
+    seed: Seed = 0
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        if value in KNOWN_SOURCES or value.split("://", 1)[0] in ("http", "https", "file"):
+            return value
+        if Path(os.path.expanduser(value)).exists():
+            return value
+        raise ValueError(
+            f"expected one of {', '.join(KNOWN_SOURCES)}, an http(s):// or file:// URL of a folder, "
+            "or an existing folder of the four IDX files or a Kaggle-layout .csv file"
+        )
+
+
+class PrepareParams(Section):
+    """``prepare``: scaling, stratified train/validation split, optional subsets, deskewing."""
+
+    val_size: SizeOrFraction = 0.1
+    train_size: SizeOrFraction | None = None
+    test_size: SizeOrFraction | None = None
+    deskew: bool = False
+    seed: Seed = 0
+
+
+class GaborParams(Section):
+    """``gabor``: the filter bank and the feature pipeline (owned by ``mnistlab.features.gabor``)."""
+
+    orientations: PositiveInt = 6
+    frequencies: list[PositiveFloat] = [0.1, 0.2, 0.3]  # cycles per pixel
+    sigma: PositiveFloat = 2.5  # pixels
+    kernel_size: PositiveInt = 13  # pixels, odd
+    resolution: Literal[14, 28] = 28
+    pool: PositiveInt = 4
+    standardize: bool = True
+    pca_components: PositiveInt | None = 100
+    seed: Seed = 0
+
+
+class SVMParams(Section):
+    """``svm``: scikit-learn ``SVC`` with an RBF kernel, for raw pixels and Gabor features."""
+
+    C: PositiveFloat = 5.0
+    gamma: Literal["scale", "auto"] | PositiveFloat = "scale"
+    resolution: Literal[14, 28] = 14
+    train_size: PositiveInt | None = None
+    seed: Seed = 0
+
+
+class SGDParams(Section):
+    lr: PositiveFloat = 0.1
+    batch_size: PositiveInt = 32
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.0
+
+
+class AdamParams(Section):
+    lr: PositiveFloat = 1e-3
+    batch_size: PositiveInt = 64
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.9, 0.999)
+    eps: PositiveFloat = 1e-8
+
+
+class MLPParams(Section):
+    """``mlp``: the from-scratch NumPy network (``mnistlab.nn``)."""
+
+    hidden_sizes: list[PositiveInt] = [512]
+    embedding: bool = False
+    patch_size: PositiveInt = 4
+    embed_channels: PositiveInt = 8
+    epochs: PositiveInt = 10
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    lr_decay: Annotated[float, Field(gt=0, le=1)] = 0.8
+    lr_decay_every: PositiveInt = 5  # epochs
+    random_std: PositiveFloat = 0.01  # std of the naive "random" initialiser
+    log_every: PositiveInt = 100  # updates
+    seed: Seed = 0
+    sgd: SGDParams = SGDParams()
+    adam: AdamParams = AdamParams()
+
+
+class AugmentParams(Section):
+    enabled: bool = True
+    rotation_degrees: Annotated[float, Field(ge=0, le=180)] = 10.0
+    perspective_distortion: Annotated[float, Field(ge=0, le=1)] = 0.2
+    perspective_p: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+
+class TorchModelParams(Section):
+    """Per-model overrides of the ``torch`` defaults; ``None`` keeps the default."""
+
+    epochs: PositiveInt | None = None
+    lr: PositiveFloat | None = None
+    batch_size: PositiveInt | None = None
+    augment: bool | None = None
+
+
+class TorchParams(Section):
+    """``torch``: the PyTorch models (``mnistlab.torch_models``)."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 64
+    lr: PositiveFloat = 1e-3
+    normalize: bool = True  # MNIST mean 0.1307, std 0.3081
+    augment: AugmentParams = AugmentParams()
+    log_every: PositiveInt = 100  # updates, for the twins' curves
+    seed: Seed = 0
+    models: dict[Literal["logreg", "fnn", "cnn", "patchnet", "mlp"], TorchModelParams] = {}
+
+
+class EvaluateParams(Section):
+    """``evaluate``: test-set evaluation and the visual report."""
+
+    embedding_samples: PositiveInt = 2000
+    gallery_size: PositiveInt = 36
+    seed: Seed = 0
+
+
+class Params(Section):
+    """The whole ``params.yaml``."""
+
+    data: DataParams = DataParams()
+    prepare: PrepareParams = PrepareParams()
+    gabor: GaborParams = GaborParams()
+    svm: SVMParams = SVMParams()
+    mlp: MLPParams = MLPParams()
+    torch: TorchParams = TorchParams()
+    evaluate: EvaluateParams = EvaluateParams()
+
+
+def _describe(error: dict) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key (check the spelling against params.yaml)"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key} = {error['input']!r}: {message}"
+
+
+def load_params(path: str | os.PathLike = "params.yaml") -> Params:
+    """Read, cast and validate ``params.yaml``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The YAML file; missing sections take their defaults.
+
+    Returns
+    -------
+    Params
+        Frozen, typed parameters.
+
+    Raises
+    ------
+    MnistlabError
+        If the file is missing or not YAML, a key is unknown, or a value is out of range;
+        the one-line message names the key, the value and what is allowed.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise MnistlabError(f"{path}: file not found (run from the repository root)") from None
+    except yaml.YAMLError as err:
+        raise MnistlabError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise MnistlabError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        details = "; ".join(_describe(e) for e in err.errors())
+        raise MnistlabError(f"{path}: {details}") from None
