@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mnistlab.errors import MnistlabError
 
@@ -23,6 +23,20 @@ PositiveInt = Annotated[int, Field(gt=0)]
 Seed = Annotated[int, Field(ge=0)]
 # A subset size: a count (int >= 1) or a fraction of the available images (0 < float < 1).
 SizeOrFraction = Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, lt=1)]
+
+
+def _one_of(*allowed: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(map(str, allowed))}")
+        return value
+
+    return AfterValidator(check)
+
+
+# Image side in pixels: the 28x28 images or their 14x14 mean-pooled copies. An int with a check
+# rather than a Literal, so that the string "14" written by `dvc exp run -S` is cast.
+Resolution = Annotated[int, _one_of(14, 28)]
 
 
 class Section(BaseModel):
@@ -62,7 +76,7 @@ class PrepareParams(Section):
     val_size: SizeOrFraction = 0.1
     train_size: SizeOrFraction | None = None
     test_size: SizeOrFraction | None = None
-    deskew: bool = False
+    deskew: bool = True
     seed: Seed = 0
 
 
@@ -73,7 +87,7 @@ class GaborParams(Section):
     frequencies: list[PositiveFloat] = [0.1, 0.2, 0.3]  # cycles per pixel
     sigma: PositiveFloat = 2.5  # pixels
     kernel_size: PositiveInt = 13  # pixels, odd
-    resolution: Literal[14, 28] = 28
+    resolution: Resolution = 28
     pool: PositiveInt = 4
     standardize: bool = True
     pca_components: PositiveInt | None = 100
@@ -85,7 +99,7 @@ class SVMParams(Section):
 
     C: PositiveFloat = 5.0
     gamma: Literal["scale", "auto"] | PositiveFloat = "scale"
-    resolution: Literal[14, 28] = 14
+    resolution: Resolution = 14
     train_size: PositiveInt | None = None
     seed: Seed = 0
 
@@ -123,19 +137,27 @@ class MLPParams(Section):
 
 
 class AugmentParams(Section):
+    """``torch.augment``: random transforms of training batches (``mnistlab.torch_models.augment``)."""
+
     enabled: bool = True
-    rotation_degrees: Annotated[float, Field(ge=0, le=180)] = 10.0
-    perspective_distortion: Annotated[float, Field(ge=0, le=1)] = 0.2
-    perspective_p: Annotated[float, Field(ge=0, le=1)] = 0.5
+    rotation_degrees: Annotated[float, Field(ge=0, le=180)] = 10.0  # uniform in [-d, d]
+    perspective_distortion: Annotated[float, Field(ge=0, le=1)] = 0.2  # torchvision's distortion_scale
+    perspective_p: Annotated[float, Field(ge=0, le=1)] = 0.5  # probability per image
+
+
+TorchSchedule = Literal["constant", "step", "cosine", "onecycle"]
 
 
 class TorchModelParams(Section):
-    """Per-model overrides of the ``torch`` defaults; ``None`` keeps the default."""
+    """``torch.models.<name>``: per-model overrides of the ``torch`` defaults; ``None`` keeps the default."""
 
     epochs: PositiveInt | None = None
     lr: PositiveFloat | None = None
     batch_size: PositiveInt | None = None
-    augment: bool | None = None
+    schedule: TorchSchedule | None = None
+    weight_decay: Annotated[float, Field(ge=0)] | None = None
+    normalize: bool | None = None
+    augment: bool | None = None  # switch torch.augment on or off for this model
 
 
 class TorchParams(Section):
@@ -144,7 +166,11 @@ class TorchParams(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 64
-    lr: PositiveFloat = 1e-3
+    lr: PositiveFloat = 1e-3  # Adam; the peak rate of the onecycle schedule
+    schedule: TorchSchedule = "constant"
+    lr_decay: Annotated[float, Field(gt=0, le=1)] = 0.8  # schedule "step": multiply the rate by this ...
+    lr_decay_every: PositiveInt = 5  # ... every this many epochs
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0  # Adam's L2 penalty
     normalize: bool = True  # MNIST mean 0.1307, std 0.3081
     augment: AugmentParams = AugmentParams()
     log_every: PositiveInt = 100  # updates, for the twins' curves

@@ -118,8 +118,8 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     payload = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
     with atomic_path(path) as tmp:
         if str(path).endswith(".gz"):
-            # mtime=0 keeps the bytes (and so the checksums) identical across runs.
-            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+            # No file name and mtime=0 keep the bytes (and so the checksums) identical across runs.
+            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as fh:
                 fh.write(payload)
         else:
             tmp.write_bytes(payload)

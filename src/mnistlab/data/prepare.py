@@ -180,10 +180,7 @@ def load_split(name: str, folder: str | os.PathLike = PREPARED_DIR) -> Split:
         raise MnistlabError(f"{path}: not found; run `dvc repro prepare` first") from None
 
 
-def label_counts(splits: dict[str, Split]) -> list[dict[str, int | str]]:
-    """Rows ``{"split", "digit", "count"}`` for the label-distribution plot."""
-    return [
-        {"split": name, "digit": digit, "count": int(count)}
-        for name, split in splits.items()
-        for digit, count in enumerate(np.bincount(split.y, minlength=10))
-    ]
+def label_counts(splits: dict[str, Split]) -> list[dict[str, int]]:
+    """Rows ``{"digit", <split>: count, ...}`` for digits 0..9, for the label-distribution plot."""
+    counts = {name: np.bincount(split.y, minlength=10) for name, split in splits.items()}
+    return [{"digit": d, **{name: int(c[d]) for name, c in counts.items()}} for d in range(10)]
