@@ -1,0 +1,68 @@
+"""End to end: the DVC pipeline on the repo's real sample, in a throwaway copy of the repository."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SKIP = shutil.ignore_patterns(".git", ".venv", ".ci-venv", "cache", "tmp", "raw", "prepared", "features",
+                              "models", "__pycache__", "*.egg-info", ".pytest_cache", "dvc_plots")
+# Small sizes so the whole pipeline runs in well under a minute.
+SMALL = ["data.source=sample", "prepare.val_size=300", "prepare.train_size=1500", "prepare.test_size=500",
+         "mlp.epochs=1", "torch.epochs=1", "gabor.pca_components=40", "evaluate.embedding_samples=200"]
+
+
+def run(args: list[str], cwd: Path, env: dict) -> str:
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mnistlab") / "repo"
+    shutil.copytree(REPO, root, ignore=SKIP)
+    env = dict(os.environ, GIT_AUTHOR_NAME="ci", GIT_AUTHOR_EMAIL="ci@example.org",
+               GIT_COMMITTER_NAME="ci", GIT_COMMITTER_EMAIL="ci@example.org", DVC_NO_ANALYTICS="1",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    for command in (["git", "init", "-q"], ["git", "config", "user.name", "ci"],
+                    ["git", "config", "user.email", "ci@example.org"], ["git", "add", "-A"],
+                    ["git", "commit", "-qm", "snapshot"]):
+        run(command, root, env)
+    assert "analytics = false" in (root / ".dvc" / "config").read_text()
+    return root, env
+
+
+def exp_run(workspace, *settings: str) -> str:
+    root, env = workspace
+    return run(["dvc", "exp", "run", *(arg for s in settings for arg in ("-S", s))], root, env)
+
+
+@pytest.mark.slow
+def test_pipeline_runs_offline_on_the_sample_and_reruns_only_what_changed(workspace):
+    root, env = workspace
+    first = exp_run(workspace, *SMALL)
+    assert "Running stage 'download'" in first and "Running stage 'evaluate'" in first
+    metrics = json.loads((root / "metrics" / "test.json").read_text())
+    assert metrics["svm_pixels"]["accuracy"] > 0.85  # chance is 0.10
+    for name, values in metrics.items():
+        assert values["accuracy"] > 0.3, name
+    source = json.loads((root / "data" / "raw" / "source.json").read_text())
+    assert "sample" in json.dumps(source)
+
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-qm", "baseline"], root, env)
+    second = exp_run(workspace, *SMALL, "svm.C=2")
+    ran = {line.split("'")[1] for line in second.splitlines() if line.startswith("Running stage")}
+    assert ran and ran <= {"train_svm@pixels", "train_svm@gabor", "evaluate", "report"}, ran
+    assert "train_svm@pixels" in ran and "evaluate" in ran
+
+    diff = run(["dvc", "metrics", "diff", "--json"], root, env)
+    assert "metrics/test.json" in diff
+    run(["dvc", "plots", "show", "-o", str(root / "dvc_plots")], root, env)
+    assert (root / "dvc_plots" / "index.html").stat().st_size > 1000
