@@ -36,8 +36,8 @@ def main() -> None:
         write_csv(f"plots/per_class/{name}.csv", per_class(test.y, pred))
     write_csv("plots/leaderboard.csv", leaderboard(test_metrics, train_metrics(results)))
     if {"svm_pixels", "svm_gabor"} <= predictions.keys():
-        write_csv("plots/svm_gain.csv",
-                  per_class_gain(test.y, predictions["svm_pixels"], predictions["svm_gabor"]))
+        pair = {name: predictions[name] for name in ("svm_pixels", "svm_gabor")}
+        write_csv("plots/svm_gain.csv", per_class_gain(test.y, pair))
 
 
 if __name__ == "__main__":

@@ -111,7 +111,8 @@ def test_write_report_draws_every_figure(tmp_path):
     written = write_report(tmp_path, (images, labels), (images, labels), counts, metrics, test_proba, hidden,
                            gallery_size=12, embedding_samples=60, seed=0)
     expected = [tmp_path / FIGURES[key] for key in
-                ("samples", "labels", "confusion", "misclassified", "predictions", "svm_pair", "tsne", "pca")]
+                ("samples", "labels", "confusion", "misclassified", "predictions", "svm_pair", "svm_gain",
+                 "tsne", "pca")]
     assert written == expected
     for path in written:
         assert_png(path)

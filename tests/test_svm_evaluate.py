@@ -34,7 +34,7 @@ def test_report_tables():
     assert confusion_rows(y, a)[1] == {"actual": 0, "predicted": 1}
     rows = per_class(y, a)
     assert len(rows) == 10 and rows[0]["recall"] == 0.5 and rows[1]["precision"] == 2 / 3
-    gain = per_class_gain(y, a, b)
-    assert gain[0]["gain"] == 0.5 and gain[2]["gain"] == -1.0
+    gain = per_class_gain(y, {"base": a, "new": b})
+    assert gain[0] == {"digit": 0, "base": 0.5, "new": 1.0, "gain": 0.5} and gain[2]["gain"] == -1.0
     board = leaderboard({"m1": {"accuracy": 0.9}, "m2": {"accuracy": 0.95}}, {"m1": {"train_seconds": 3}})
     assert [r["model"] for r in board] == ["m2", "m1"] and board[1]["train_seconds"] == 3

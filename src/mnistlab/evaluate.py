@@ -120,11 +120,24 @@ def leaderboard(test_metrics: dict[str, dict], train_metrics: dict[str, dict]) -
     return sorted(rows, key=lambda row: -row["accuracy"])
 
 
-def per_class_gain(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> list[dict]:
-    """Per-digit accuracy (recall) of predictions ``a`` and ``b`` (N,) and the gain ``b - a``."""
+def per_class_gain(y_true: np.ndarray, predictions: dict[str, np.ndarray]) -> list[dict]:
+    """Per-digit accuracy (recall) of two models' predictions and the gain of the second over the first.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (N,)
+    predictions : dict
+        Exactly two ``{model name: predicted labels (N,)}``, baseline first.
+
+    Returns
+    -------
+    list of dict
+        Rows ``{"digit", <name a>, <name b>, "gain"}``, accuracies in [0, 1], gain = b - a.
+    """
+    (name_a, pred_a), (name_b, pred_b) = predictions.items()
     recall_a = [row["recall"] for row in per_class(y_true, pred_a)]
     recall_b = [row["recall"] for row in per_class(y_true, pred_b)]
     return [
-        {"digit": d, "accuracy_a": round(a, 4), "accuracy_b": round(b, 4), "gain": round(b - a, 4)}
+        {"digit": d, name_a: round(a, 4), name_b: round(b, 4), "gain": round(b - a, 4)}
         for d, (a, b) in enumerate(zip(recall_a, recall_b, strict=True))
     ]

@@ -9,6 +9,7 @@ Each section below belongs to one stage family; a stage reads only its own secti
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,6 +17,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mnistlab.data.sources import SOURCE_NAMES
 from mnistlab.errors import MnistlabError
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -45,24 +47,25 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-KNOWN_SOURCES = ("mnist", "fashion-mnist", "sample")
+KNOWN_SOURCES = SOURCE_NAMES  # mnist, fashion-mnist, sample
 
 
 class DataParams(Section):
     """``data``: where the four IDX files come from (see ``mnistlab.data.sources``)."""
 
     source: str = "mnist"
-    csv_test_size: SizeOrFraction = 0.2
+    csv_test_size: SizeOrFraction = 0.2  # Kaggle CSV only: stratified test part (count or fraction)
     timeout: PositiveFloat = 20.0  # seconds, per connect/read
-    retries: Annotated[int, Field(ge=0)] = 2  # extra attempts per mirror, with exponential backoff
-    seed: Seed = 0
+    retries: Annotated[int, Field(ge=0, le=5)] = 2  # extra attempts per mirror, with exponential backoff
+    seed: Seed = 0  # Kaggle CSV only: seed of the test split
 
     @field_validator("source")
     @classmethod
     def _known_source(cls, value: str) -> str:
-        if value in KNOWN_SOURCES or value.split("://", 1)[0] in ("http", "https", "file"):
+        if value in KNOWN_SOURCES or value.split("://", 1)[0].lower() in ("http", "https", "file"):
             return value
-        if Path(os.path.expanduser(value)).exists():
+        path = Path(os.path.expanduser(value))
+        if path.is_dir() or (path.is_file() and path.suffix.lower() == ".csv"):
             return value
         raise ValueError(
             f"expected one of {', '.join(KNOWN_SOURCES)}, an http(s):// or file:// URL of a folder, "
@@ -81,17 +84,57 @@ class PrepareParams(Section):
 
 
 class GaborParams(Section):
-    """``gabor``: the filter bank and the feature pipeline (owned by ``mnistlab.features.gabor``)."""
+    """``gabor``: the filter bank and the feature pipeline (``mnistlab.features.gabor``).
 
-    orientations: PositiveInt = 6
-    frequencies: list[PositiveFloat] = [0.1, 0.2, 0.3]  # cycles per pixel
-    sigma: PositiveFloat = 2.5  # pixels
-    kernel_size: PositiveInt = 13  # pixels, odd
+    Fields are validated in order, so the checks of ``kernel_size``, ``pool`` and
+    ``pca_components`` can use the fields above them (all sizes in pixels of the filtered image).
+    """
+
+    orientations: PositiveInt = 6  # evenly spaced in [0, pi) radians
+    frequencies: Annotated[list[Annotated[float, Field(gt=0, lt=0.5)]], Field(min_length=1)] = [
+        0.1, 0.2, 0.3
+    ]  # cycles per pixel, below the Nyquist limit 0.5
+    bandwidth: PositiveFloat = 1.0  # octaves; sigma = 0.562 / frequency for 1 octave
+    sigma: PositiveFloat | None = None  # pixels, the same for every filter; None: from bandwidth
     resolution: Resolution = 28
-    pool: PositiveInt = 4
-    standardize: bool = True
-    pca_components: PositiveInt | None = 100
-    seed: Seed = 0
+    kernel_size: PositiveInt = 13  # pixels, odd, at most the resolution
+    stride: PositiveInt = 2  # sampling step of the response moduli, pixels
+    pool: PositiveInt = 4  # average pooling window, pixels, a multiple of stride
+    standardize: bool = False
+    pca_components: PositiveInt | None = 100  # exact PCA (covariance eigendecomposition): no seed
+
+    @field_validator("kernel_size")
+    @classmethod
+    def _kernel_fits(cls, value: int, info) -> int:
+        if value % 2 == 0:
+            raise ValueError("expected an odd kernel size (the kernel is centred on a pixel)")
+        resolution = info.data.get("resolution")
+        if resolution is not None and value > resolution:
+            raise ValueError(f"kernel larger than the {resolution}x{resolution} images (gabor.resolution)")
+        return value
+
+    @field_validator("pool")
+    @classmethod
+    def _pool_fits(cls, value: int, info) -> int:
+        resolution, stride = info.data.get("resolution"), info.data.get("stride")
+        if resolution is not None and value > resolution:
+            raise ValueError(f"pooling window larger than the {resolution}x{resolution} images")
+        if stride is not None and value % stride:
+            raise ValueError(f"expected a multiple of gabor.stride = {stride}")
+        return value
+
+    @field_validator("pca_components")
+    @classmethod
+    def _pca_fits(cls, value: int | None, info) -> int | None:
+        needed = ("orientations", "frequencies", "resolution", "stride", "pool")
+        if value is None or any(key not in info.data for key in needed):
+            return value
+        d = info.data
+        cells = math.ceil(math.ceil(d["resolution"] / d["stride"]) / (d["pool"] // d["stride"]))
+        n_features = d["orientations"] * len(d["frequencies"]) * cells**2
+        if value > n_features:
+            raise ValueError(f"above the {n_features} Gabor features (filters x {cells}x{cells} cells)")
+        return value
 
 
 class SVMParams(Section):
@@ -105,32 +148,41 @@ class SVMParams(Section):
 
 
 class SGDParams(Section):
+    """``mlp.sgd``: plain minibatch SGD, optionally with heavy-ball momentum (``torch.optim.SGD``)."""
+
     lr: PositiveFloat = 0.1
     batch_size: PositiveInt = 32
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
 
 class AdamParams(Section):
-    lr: PositiveFloat = 1e-3
-    batch_size: PositiveInt = 64
+    """``mlp.adam``: Adam with bias correction (``torch.optim.Adam``)."""
+
+    lr: PositiveFloat = 2e-3
+    batch_size: PositiveInt = 128
     betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.9, 0.999)
     eps: PositiveFloat = 1e-8
 
 
 class MLPParams(Section):
-    """``mlp``: the from-scratch NumPy network (``mnistlab.nn``)."""
+    """``mlp``: the from-scratch NumPy network (``mnistlab.nn``), trained by ``train_mlp``.
+
+    The same architecture, epochs, regularisation and schedule serve both optimizers; each
+    optimizer has its own learning rate and batch size.
+    """
 
     hidden_sizes: list[PositiveInt] = [512]
     embedding: bool = False
     patch_size: PositiveInt = 4
     embed_channels: PositiveInt = 8
-    epochs: PositiveInt = 10
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    epochs: PositiveInt = 20
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
     lr_decay: Annotated[float, Field(gt=0, le=1)] = 0.8
     lr_decay_every: PositiveInt = 5  # epochs
     random_std: PositiveFloat = 0.01  # std of the naive "random" initialiser
     log_every: PositiveInt = 100  # updates
+    max_shift: Annotated[int, Field(ge=0, le=4)] = 1  # random translation of training images, pixels
     seed: Seed = 0
     sgd: SGDParams = SGDParams()
     adam: AdamParams = AdamParams()
@@ -166,8 +218,8 @@ class TorchParams(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 64
-    lr: PositiveFloat = 1e-3  # Adam; the peak rate of the onecycle schedule
-    schedule: TorchSchedule = "constant"
+    lr: PositiveFloat = 3e-3  # Adam; the peak rate of the onecycle schedule
+    schedule: TorchSchedule = "onecycle"
     lr_decay: Annotated[float, Field(gt=0, le=1)] = 0.8  # schedule "step": multiply the rate by this ...
     lr_decay_every: PositiveInt = 5  # ... every this many epochs
     weight_decay: Annotated[float, Field(ge=0)] = 0.0  # Adam's L2 penalty
@@ -175,7 +227,16 @@ class TorchParams(Section):
     augment: AugmentParams = AugmentParams()
     log_every: PositiveInt = 100  # updates, for the twins' curves
     seed: Seed = 0
-    models: dict[Literal["logreg", "fnn", "cnn", "patchnet", "mlp"], TorchModelParams] = {}
+    # The twins (patchnet, mlp) default to the NumPy net's Adam settings on raw pixels.
+    models: dict[Literal["logreg", "fnn", "cnn", "patchnet", "mlp"], TorchModelParams] = {
+        "logreg": TorchModelParams(augment=False),
+        "fnn": TorchModelParams(),
+        "cnn": TorchModelParams(),
+        **{
+            twin: TorchModelParams(lr=1e-3, schedule="step", normalize=False, augment=False)
+            for twin in ("patchnet", "mlp")
+        },
+    }
 
 
 class EvaluateParams(Section):

@@ -292,7 +292,8 @@ def plot_filter_bank(
         col = int(np.searchsorted(orientations, round(float(thetas[index]), 9)))
         limit = max(float(np.abs(kernel).max()), 1e-12)
         for part, values in enumerate((kernel.real, kernel.imag)):
-            axes[row + part, col].imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+            axes[row + part, col].imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit,
+                                         interpolation="nearest")
     for col, theta in enumerate(orientations):
         axes[0, col].set_title(f"θ = {np.degrees(theta):.0f}°", fontsize=9)
     for i, frequency in enumerate(freqs):
@@ -303,8 +304,9 @@ def plot_filter_bank(
             axes[2 * i + part, 0].set_ylabel(f"f = {frequency:.3g} c/px{sigma}\n{name}", fontsize=8,
                                              rotation=0, ha="right", va="center", labelpad=6)
     size = kernels.shape[-1]
-    fig.suptitle(f"{title}: {len(kernels)} complex filters, {size}x{size} px "
-                 "(columns: orientation; rows: frequency, real/imaginary part)", fontsize=10)
+    fig.suptitle(f"{title}: {len(kernels)} complex filters, {size}x{size} px (columns: orientation; rows: "
+                 "frequency, real/imaginary part)\nθ: direction of the carrier's wave vector, clockwise "
+                 "from +x (image rows point down)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
 

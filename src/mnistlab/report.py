@@ -34,6 +34,7 @@ FIGURES = {
     "tsne": "embedding_tsne.png",
     "pca": "embedding_pca.png",
     "svm_pair": "svm_confusion_pixels_vs_gabor.png",
+    "svm_gain": "svm_per_class_gain.png",
 }
 
 
@@ -177,9 +178,10 @@ def write_report(
     if {"svm_pixels", "svm_gabor"} <= test_proba.keys():
         pixels, gabor = (plots.confusion_counts(y_test, np.asarray(test_proba[key]).argmax(axis=1))
                          for key in ("svm_pixels", "svm_gabor"))
-        plots.plot_confusion_pair(pixels, gabor, "svm_pixels (raw pixels)", "svm_gabor (Gabor features)",
-                                  out["svm_pair"])
-        written.append(out["svm_pair"])
+        titles = ("svm_pixels (raw pixels)", "svm_gabor (Gabor features)")
+        plots.plot_confusion_pair(pixels, gabor, *titles, out["svm_pair"])
+        plots.plot_per_class_gain(pixels, gabor, *titles, out["svm_gain"])
+        written += [out["svm_pair"], out["svm_gain"]]
     if hidden is not None:
         chosen = embedding_sample(len(y_test), embedding_samples, seed)
         features = hidden(x_test[chosen])
