@@ -175,7 +175,7 @@ class MLPParams(Section):
     embedding: bool = False
     patch_size: PositiveInt = 4
     embed_channels: PositiveInt = 8
-    epochs: PositiveInt = 20
+    epochs: PositiveInt = 15
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
     lr_decay: Annotated[float, Field(gt=0, le=1)] = 0.8
@@ -195,6 +195,7 @@ class AugmentParams(Section):
     rotation_degrees: Annotated[float, Field(ge=0, le=180)] = 10.0  # uniform in [-d, d]
     perspective_distortion: Annotated[float, Field(ge=0, le=1)] = 0.2  # torchvision's distortion_scale
     perspective_p: Annotated[float, Field(ge=0, le=1)] = 0.5  # probability per image
+    max_shift: Annotated[int, Field(ge=0, le=4)] = 0  # random whole-pixel translations, pixels
 
 
 TorchSchedule = Literal["constant", "step", "cosine", "onecycle"]
@@ -227,15 +228,13 @@ class TorchParams(Section):
     augment: AugmentParams = AugmentParams()
     log_every: PositiveInt = 100  # updates, for the twins' curves
     seed: Seed = 0
-    # The twins (patchnet, mlp) default to the NumPy net's Adam settings on raw pixels.
+    # The twins (patchnet, mlp) default to the NumPy net's Adam settings (mlp.*), not to torch.*.
     models: dict[Literal["logreg", "fnn", "cnn", "patchnet", "mlp"], TorchModelParams] = {
         "logreg": TorchModelParams(augment=False),
         "fnn": TorchModelParams(),
-        "cnn": TorchModelParams(),
-        **{
-            twin: TorchModelParams(lr=1e-3, schedule="step", normalize=False, augment=False)
-            for twin in ("patchnet", "mlp")
-        },
+        "cnn": TorchModelParams(epochs=15),
+        "patchnet": TorchModelParams(),
+        "mlp": TorchModelParams(),
     }
 
 

@@ -1,0 +1,95 @@
+"""Softmax cross-entropy, the loss of every classifier in the project."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mnistlab.nn.layers import ShapeError
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise ``log softmax``, stable: subtract the row max, then log-sum-exp.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (N, K)
+
+    Returns
+    -------
+    ndarray of shape (N, K), same dtype
+    """
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax (N, K) -> (N, K), rows summing to 1; stable for large logits."""
+    return np.exp(log_softmax(logits))
+
+
+def one_hot(labels: np.ndarray, n_classes: int, dtype=np.float32) -> np.ndarray:
+    """Integer labels (N,) -> one-hot rows (N, n_classes)."""
+    out = np.zeros((len(labels), n_classes), dtype=dtype)
+    out[np.arange(len(labels)), labels] = 1
+    return out
+
+
+class SoftmaxCrossEntropy:
+    """Mean cross-entropy of the softmax of ``logits`` against the targets.
+
+    ``forward(logits, y)`` with ``y`` integer labels of shape (N,) or target distributions
+    (one-hot rows) of shape (N, K); ``backward()`` returns ``(softmax(logits) - targets) / N``
+    (for target rows summing to 1), the
+    gradient of the mean (Bishop 2006, "Pattern Recognition and Machine Learning", eq. 4.109).
+    """
+
+    name = "SoftmaxCrossEntropy"
+
+    def __init__(self) -> None:
+        self.cache: tuple | None = None
+
+    def forward(self, logits: np.ndarray, y: np.ndarray) -> float:
+        """Mean loss over the batch.
+
+        Parameters
+        ----------
+        logits : ndarray of shape (N, K)
+        y : ndarray of shape (N,) integer in [0, K), or of shape (N, K) rows of probabilities
+
+        Returns
+        -------
+        float
+            Natural-log cross-entropy averaged over the N samples.
+
+        Raises
+        ------
+        ShapeError
+            If the shapes of ``logits`` and ``y`` do not match.
+        """
+        if logits.ndim != 2 or len(y) != logits.shape[0] or (y.ndim == 2 and y.shape != logits.shape):
+            raise ShapeError(
+                f"{self.name}: logits of shape {logits.shape} and targets of shape {y.shape} do not "
+                "match; expected (N, K) with (N,) labels or (N, K) one-hot targets"
+            )
+        logp = log_softmax(logits)
+        n = logits.shape[0]
+        if y.ndim == 1:
+            loss = -logp[np.arange(n), y].sum() / n
+        else:
+            loss = -(logp * y).sum() / n
+        self.cache = (logp, y)
+        return float(loss)
+
+    def backward(self) -> np.ndarray:
+        """Gradient of the mean loss with respect to the logits, shape (N, K)."""
+        if self.cache is None:
+            raise RuntimeError(f"{self.name}: backward called before forward")
+        logp, y = self.cache
+        n = logp.shape[0]
+        grad = np.exp(logp)
+        if y.ndim == 1:
+            grad[np.arange(n), y] -= 1
+        else:  # targets rows may not sum to 1: d/dz of -sum(y log p) is p * sum(y) - y
+            grad = grad * y.sum(axis=1, keepdims=True) - y
+        grad /= n
+        return grad
