@@ -1,0 +1,59 @@
+"""Shapes and parameter counts of the PyTorch models, and the twins' equivalence with a patch embedding."""
+
+import pytest
+import torch
+
+from mnistlab.errors import MnistlabError
+from mnistlab.torch_models.models import MODEL_NAMES, Normalize, architecture, build_model, count_params
+
+# Hand counts: weights + biases of each layer.
+EXPECTED_PARAMS = {
+    "logreg": 784 * 10 + 10,
+    "fnn": (784 * 256 + 256) + (256 * 10 + 10),
+    "cnn": (1 * 16 * 9 + 16) + (16 * 32 * 9 + 32) + (32 * 7 * 7 * 128 + 128) + (128 * 10 + 10),
+    "patchnet": (16 * 8 + 8) + (8 * 7 * 7 * 512 + 512) + (512 * 10 + 10),
+    "mlp": (784 * 512 + 512) + (512 * 10 + 10),
+}
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("normalize", [True, False])
+def test_shapes_and_parameter_counts(name, normalize):
+    torch.manual_seed(0)
+    model = build_model(name, normalize=normalize)
+    logits = model(torch.rand(5, 1, 28, 28))
+    assert logits.shape == (5, 10) and logits.dtype == torch.float32
+    assert count_params(model) == EXPECTED_PARAMS[name]
+    assert isinstance(model[0], Normalize) == normalize
+
+
+def test_twins_take_their_sizes_from_the_numpy_net_params():
+    sizes = architecture("patchnet", hidden_sizes=[64, 32], patch_size=7, embed_channels=4)
+    model = build_model("patchnet", sizes)
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert count_params(model) == (49 * 4 + 4) + (4 * 4 * 4 * 64 + 64) + (64 * 32 + 32) + (32 * 10 + 10)
+    mlp = build_model("mlp", architecture("mlp", hidden_sizes=[100]))
+    assert count_params(mlp) == (784 * 100 + 100) + (100 * 10 + 10)
+
+
+def test_patch_embedding_is_a_strided_reshape_and_matmul():
+    torch.manual_seed(0)
+    conv = build_model("patchnet", normalize=False)[0]
+    x = torch.rand(3, 1, 28, 28)
+    patches = x.reshape(3, 7, 4, 7, 4).permute(0, 1, 3, 2, 4).reshape(3, 7, 7, 16)
+    expected = (patches @ conv.weight.reshape(8, 16).T + conv.bias).permute(0, 3, 1, 2)
+    torch.testing.assert_close(conv(x), expected)
+
+
+def test_normalize_uses_mnist_statistics():
+    out = Normalize()(torch.full((1, 1, 2, 2), 0.1307))
+    torch.testing.assert_close(out, torch.zeros(1, 1, 2, 2))
+
+
+def test_unknown_model_and_bad_patch_size():
+    with pytest.raises(MnistlabError, match="unknown"):
+        build_model("resnet")
+    with pytest.raises(MnistlabError, match="unknown"):
+        architecture("resnet")
+    with pytest.raises(MnistlabError, match="mlp.patch_size"):
+        build_model("patchnet", architecture("patchnet", patch_size=5))
