@@ -8,12 +8,18 @@ data/evaluation/test_proba.npz (each model's test probabilities, float32 (N, 10)
 import json
 from pathlib import Path
 
-from mnistlab.data.prepare import load_split
-from mnistlab.errors import exit_on_user_error
-from mnistlab.evaluate import (confusion_rows, evaluate_all, find_models, leaderboard, per_class,
-                               per_class_gain)
 import numpy as np
 
+from mnistlab.data.prepare import load_split
+from mnistlab.errors import exit_on_user_error
+from mnistlab.evaluate import (
+    confusion_rows,
+    evaluate_all,
+    find_models,
+    leaderboard,
+    per_class,
+    per_class_gain,
+)
 from mnistlab.io import save_npz, write_csv, write_json
 
 

@@ -268,7 +268,8 @@ def test_missing_file_in_a_source_folder_is_named(tmp_path):
 def test_uncompressed_files_in_a_folder_are_gzipped(tmp_path):
     folder = tmp_path / "plain"
     images, labels = idx.read_pair(SAMPLE_DIR / TEST_IMAGES, SAMPLE_DIR / TEST_LABELS)
-    for name, array in zip(FILE_NAMES, [images[:300], labels[:300], images[300:400], labels[300:400]]):
+    parts = [images[:300], labels[:300], images[300:400], labels[300:400]]
+    for name, array in zip(FILE_NAMES, parts, strict=True):
         idx.write_idx(folder / name.removesuffix(".gz"), array)
     record = download(str(folder), tmp_path / "raw", **FAST)
     assert record["files"][TEST_IMAGES]["origin"] == str(folder / "t10k-images-idx3-ubyte")
@@ -303,7 +304,9 @@ def test_csv_round_trip_with_a_stratified_seeded_test_part(tmp_path):
     assert (len(x_train), len(x_test)) == (450, 150)
     assert (record["csv"]["train_rows"], record["csv"]["test_rows"]) == (450, 150)
     # Every CSV row lands in exactly one part, unchanged.
-    rows = lambda x, y: sorted(map(bytes, np.concatenate([y[:, None], x.reshape(len(x), -1)], axis=1)))
+    def rows(x, y):
+        return sorted(map(bytes, np.concatenate([y[:, None], x.reshape(len(x), -1)], axis=1)))
+
     assert rows(np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test])) == rows(images, labels)
     # Stratified: each class's share of the test part is within one image of 25 %.
     assert np.all(np.abs(np.bincount(y_test, minlength=10) - np.bincount(labels, minlength=10) * 0.25) <= 1)

@@ -192,7 +192,7 @@ def test_same_seed_same_weights():
     a = build_mlp([16], init="he", rng=np.random.default_rng(3), embedding=True, dropout=0.2)
     b = build_mlp([16], init="he", rng=np.random.default_rng(3), embedding=True, dropout=0.2)
     c = build_mlp([16], init="he", rng=np.random.default_rng(4), embedding=True, dropout=0.2)
-    for la, lb, lc in zip(a.layers, b.layers, c.layers):
+    for la, lb, lc in zip(a.layers, b.layers, c.layers, strict=True):
         for key in la.params:
             np.testing.assert_array_equal(la.params[key], lb.params[key])
             if key == "W":

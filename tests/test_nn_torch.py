@@ -108,7 +108,7 @@ def twin_networks(seed=0):
         layer.params["b"] = 0.1 * rng.standard_normal(layer.params["b"].shape)
     theirs = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 4)).double()
     with torch.no_grad():
-        for mine, lin in zip(ours.layers[::2], theirs[::2]):
+        for mine, lin in zip(ours.layers[::2], theirs[::2], strict=True):
             lin.weight.copy_(torch.from_numpy(mine.params["W"].T))
             lin.bias.copy_(torch.from_numpy(mine.params["b"]))
     return ours, theirs
@@ -127,7 +127,7 @@ def run_trajectories(make_ours, make_theirs, steps=20):
         optimizer_t.zero_grad()
         F.cross_entropy(theirs(t(x)), torch.tensor(y)).backward()
         optimizer_t.step()
-        for mine, lin in zip(ours.layers[::2], theirs[::2]):
+        for mine, lin in zip(ours.layers[::2], theirs[::2], strict=True):
             np.testing.assert_allclose(mine.params["W"], lin.weight.detach().numpy().T, rtol=1e-9, atol=1e-12)
             np.testing.assert_allclose(mine.params["b"], lin.bias.detach().numpy(), rtol=1e-9, atol=1e-12)
     return ours

@@ -110,7 +110,7 @@ def test_training_with_shifts_learns(splits):
 def test_same_seed_same_weights_and_metrics(splits):
     params = SMALL.model_copy(update={"epochs": 1, "dropout": 0.3})
     (a, ma), (b, mb) = (train_mlp(params, "sgd", "he", *splits) for _ in range(2))
-    for la, lb in zip(a.layers, b.layers):
+    for la, lb in zip(a.layers, b.layers, strict=True):
         for key in la.params:
             np.testing.assert_array_equal(la.params[key], lb.params[key])
     ma.pop("train_seconds"), mb.pop("train_seconds")

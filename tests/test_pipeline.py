@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SKIP = shutil.ignore_patterns(".git", ".venv", ".ci-venv", "cache", "tmp", "raw", "prepared", "features",
-                              "models", "__pycache__", "*.egg-info", ".pytest_cache", "dvc_plots")
 # Small sizes so the whole pipeline runs in well under a minute.
 SMALL = ["data.source=sample", "prepare.val_size=300", "prepare.train_size=1500", "prepare.test_size=500",
-         "mlp.epochs=1", "torch.epochs=1", "gabor.pca_components=40", "evaluate.embedding_samples=200"]
+         "mlp.epochs=1", "torch.epochs=1", "torch.models.cnn.epochs=1", "gabor.pca_components=40",
+         "evaluate.embedding_samples=200"]
 
 
 def run(args: list[str], cwd: Path, env: dict) -> str:
@@ -26,7 +25,13 @@ def run(args: list[str], cwd: Path, env: dict) -> str:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("mnistlab") / "repo"
-    shutil.copytree(REPO, root, ignore=SKIP)
+    # exactly what a clone would hold: tracked files and untracked ones git does not ignore
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
     env = dict(os.environ, GIT_AUTHOR_NAME="ci", GIT_AUTHOR_EMAIL="ci@example.org",
                GIT_COMMITTER_NAME="ci", GIT_COMMITTER_EMAIL="ci@example.org", DVC_NO_ANALYTICS="1",
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")

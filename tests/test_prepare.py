@@ -1,8 +1,15 @@
 import numpy as np
 import pytest
 
-from mnistlab.data.prepare import (deskew, downsample, label_counts, load_split, prepare, scale,
-                                   stratified_subset)
+from mnistlab.data.prepare import (
+    deskew,
+    downsample,
+    label_counts,
+    load_split,
+    prepare,
+    scale,
+    stratified_subset,
+)
 from mnistlab.errors import MnistlabError
 
 

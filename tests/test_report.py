@@ -11,8 +11,14 @@ from PIL import Image
 from mnistlab import plots
 from mnistlab.errors import MnistlabError
 from mnistlab.io import save_npz, write_csv
-from mnistlab.report import (FIGURES, best_model, embedding_2d, embedding_sample, read_label_counts,
-                             write_report)
+from mnistlab.report import (
+    FIGURES,
+    best_model,
+    embedding_2d,
+    embedding_sample,
+    read_label_counts,
+    write_report,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -144,7 +144,9 @@ def read_labels(path: str | os.PathLike) -> np.ndarray:
     return labels
 
 
-def read_pair(images_path: str | os.PathLike, labels_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+def read_pair(
+    images_path: str | os.PathLike, labels_path: str | os.PathLike
+) -> tuple[np.ndarray, np.ndarray]:
     """Read matching image and label files; raises :class:`IDXError` when their counts differ.
 
     Returns

@@ -222,7 +222,10 @@ class Layer:
     def _check(self, what: str, array: np.ndarray, expected: tuple) -> None:
         """Raise :class:`ShapeError` unless ``array.shape`` matches ``expected`` (None: any)."""
         shape = np.shape(array)
-        if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape)):
+        mismatch = len(shape) != len(expected) or any(
+            e is not None and e != s for e, s in zip(expected, shape, strict=True)
+        )
+        if mismatch:
             wanted = "(" + ", ".join("N" if e is None else str(e) for e in expected) + ")"
             raise ShapeError(f"{self.name}: {what} has shape {shape}, expected {wanted}")
 
