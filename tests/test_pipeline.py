@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,32 @@ def test_pipeline_runs_offline_on_the_sample_and_reruns_only_what_changed(worksp
     assert "metrics/test.json" in diff
     run(["dvc", "plots", "show", "-o", str(root / "dvc_plots")], root, env)
     assert (root / "dvc_plots" / "index.html").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_queued_sweep_runs_both_experiments(workspace):
+    """The README's sweep: queue two values of svm.C, run the queue two at a time, compare."""
+    root, env = workspace
+    if not (root / "metrics" / "test.json").is_file():
+        pytest.skip("needs the baseline run of the test above")
+    run(["dvc", "exp", "run", "--queue", "-S", "svm.C=1,10"], root, env)
+    run(["dvc", "queue", "start", "-j", "2"], root, env)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], root, env)
+        if not any(word in status for word in ("Queued", "Running")):
+            break
+        time.sleep(3)
+    assert "Failed" not in status, status
+    table = json.loads(run(["dvc", "exp", "show", "--json"], root, env))
+    found = {}
+    for baseline in table:
+        for exp in baseline.get("experiments") or []:
+            for revision in exp.get("revs", []):
+                data = revision.get("data", {})
+                c_value = data.get("params", {}).get("params.yaml", {}).get("data", {}).get("svm", {}).get("C")
+                metrics = data.get("metrics", {}).get("metrics/test.json", {}).get("data", {})
+                if c_value in (1, 10) and metrics:
+                    found[c_value] = metrics["svm_pixels"]["accuracy"]
+    assert set(found) == {1, 10}, table
+    assert all(accuracy > 0.85 for accuracy in found.values())
