@@ -6,11 +6,9 @@ out) and metrics/train/svm_<features>.json.
 
 import argparse
 
-import joblib
-import numpy as np
-
 from mnistlab.data.prepare import load_split, stratified_subset
 from mnistlab.errors import exit_on_user_error
+from mnistlab.features.gabor import load_features, load_transformer
 from mnistlab.io import write_json
 from mnistlab.params import load_params
 from mnistlab.svm import PixelFeatures, SVMModel, fit_svm, save_svm
@@ -22,9 +20,8 @@ def features(kind: str, resolution: int):
         front = PixelFeatures(resolution)
         train, val = load_split("train"), load_split("val")
         return front, front.transform(train.x), train.y, front.transform(val.x), val.y
-    front = joblib.load("data/features/gabor.joblib")
-    train, val = (np.load(f"data/features/{split}.npz") for split in ("train", "val"))
-    return front, train["x"], train["y"], val["x"], val["y"]
+    (x_train, y_train), (x_val, y_val) = load_features("train"), load_features("val")
+    return load_transformer("data/features/gabor.joblib"), x_train, y_train, x_val, y_val
 
 
 @exit_on_user_error

@@ -163,6 +163,7 @@ def test_present_verified_files_are_not_fetched_again(server, tmp_path):
     _assert_complete(tmp_path, second)
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux dropping SYNs to a full accept queue")
 def test_unreachable_mirrors_fail_within_the_reach_budget(tmp_path):
     # A listener whose accept queue is full drops further SYNs: connecting hangs like a black hole.
     hole = socket.create_server(("127.0.0.1", 0), backlog=0)
@@ -183,7 +184,9 @@ def test_unreachable_mirrors_fail_within_the_reach_budget(tmp_path):
         hole.close()
         for s in fillers:
             s.close()
-    assert time.monotonic() - start < 5  # the refused mirror's 2 attempts take 1 s, the hole 2 s
+    # the refused mirror's 2 attempts take 1 s, the hole the rest of the 3 s budget; far below the
+    # 20 s timeout x 3 attempts it would take without the budget (margin for a loaded CI machine)
+    assert time.monotonic() - start < 10
     assert "cannot connect" in str(caught.value) and "no answer within" in str(caught.value)
     assert _listing(tmp_path) == set()
 

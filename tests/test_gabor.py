@@ -263,7 +263,8 @@ def test_params_defaults_match_the_transformer():
     defaults = GaborParams().model_dump()
     transformer = GaborFeatures().get_params()
     assert {key: transformer[key] for key in defaults} == {**defaults, "frequencies": (0.1, 0.2, 0.3)}
-    assert GaborFeatures.from_params(load_params().gabor).get_params()["pca_components"] is not None
+    repo_params = load_params(REPO / "params.yaml").gabor
+    assert GaborFeatures.from_params(repo_params).get_params()["pca_components"] is not None
 
 
 def test_pca_above_training_images():

@@ -173,8 +173,8 @@ def test_he_init_variance():
     W = Linear(784, 512, init="he", rng=rng).params["W"]
     assert W.dtype == np.float32 and abs(W.mean()) < 1e-3
     assert W.var() == pytest.approx(2 / 784, rel=0.02)
-    conv = init.he_normal((64, 3, 4, 4), rng)
-    assert conv.var() == pytest.approx(2 / 48, rel=0.03)
+    conv = init.he_normal((256, 8, 4, 4), rng)  # 32,768 draws: the variance estimate is within 0.8%
+    assert conv.var() == pytest.approx(2 / 128, rel=0.03)
 
 
 def test_random_and_xavier_init():
@@ -197,3 +197,9 @@ def test_same_seed_same_weights():
             np.testing.assert_array_equal(la.params[key], lb.params[key])
             if key == "W":
                 assert not np.array_equal(la.params[key], lc.params[key])
+
+
+@pytest.mark.parametrize("labels", [np.array([0, -1]), np.array([0, 10]), np.array([0.0, 1.0])])
+def test_loss_rejects_labels_outside_the_classes(labels):
+    with pytest.raises(ShapeError, match=r"labels must be integers in \[0, 10\)"):
+        SoftmaxCrossEntropy().forward(np.zeros((2, 10)), labels)

@@ -49,11 +49,20 @@ def exp_run(workspace, *settings: str) -> str:
     return run(["dvc", "exp", "run", *(arg for s in settings for arg in ("-S", s))], root, env)
 
 
-@pytest.mark.slow
-def test_pipeline_runs_offline_on_the_sample_and_reruns_only_what_changed(workspace):
+@pytest.fixture(scope="module")
+def baseline(workspace) -> str:
+    """The whole pipeline on the sample with small sizes, committed; returns DVC's output."""
     root, env = workspace
-    first = exp_run(workspace, *SMALL)
-    assert "Running stage 'download'" in first and "Running stage 'evaluate'" in first
+    output = exp_run(workspace, *SMALL)
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-qm", "baseline"], root, env)
+    return output
+
+
+@pytest.mark.slow
+def test_pipeline_runs_offline_on_the_sample_and_reruns_only_what_changed(workspace, baseline):
+    root, env = workspace
+    assert "Running stage 'download'" in baseline and "Running stage 'evaluate'" in baseline
     metrics = json.loads((root / "metrics" / "test.json").read_text())
     assert metrics["svm_pixels"]["accuracy"] > 0.85  # chance is 0.10
     for name, values in metrics.items():
@@ -61,8 +70,6 @@ def test_pipeline_runs_offline_on_the_sample_and_reruns_only_what_changed(worksp
     source = json.loads((root / "data" / "raw" / "source.json").read_text())
     assert "sample" in json.dumps(source)
 
-    run(["git", "add", "-A"], root, env)
-    run(["git", "commit", "-qm", "baseline"], root, env)
     second = exp_run(workspace, *SMALL, "svm.C=2")
     ran = {line.split("'")[1] for line in second.splitlines() if line.startswith("Running stage")}
     assert ran and ran <= {"train_svm@pixels", "train_svm@gabor", "evaluate", "report"}, ran
@@ -75,27 +82,28 @@ def test_pipeline_runs_offline_on_the_sample_and_reruns_only_what_changed(worksp
 
 
 @pytest.mark.slow
-def test_queued_sweep_runs_both_experiments(workspace):
+def test_queued_sweep_runs_both_experiments(workspace, baseline):
     """The README's sweep: queue two values of svm.C, run the queue two at a time, compare."""
     root, env = workspace
-    if not (root / "metrics" / "test.json").is_file():
-        pytest.skip("needs the baseline run of the test above")
     run(["dvc", "exp", "run", "--queue", "-S", "svm.C=1,10"], root, env)
     run(["dvc", "queue", "start", "-j", "2"], root, env)
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+    while True:
         status = run(["dvc", "queue", "status"], root, env)
         if not any(word in status for word in ("Queued", "Running")):
             break
+        if time.monotonic() > deadline:
+            pytest.fail(f"the queue did not finish within 300 s:\n{status}")
         time.sleep(3)
     assert "Failed" not in status, status
     table = json.loads(run(["dvc", "exp", "show", "--json"], root, env))
     found = {}
-    for baseline in table:
-        for exp in baseline.get("experiments") or []:
+    for baseline_row in table:
+        for exp in baseline_row.get("experiments") or []:
             for revision in exp.get("revs", []):
                 data = revision.get("data", {})
-                c_value = data.get("params", {}).get("params.yaml", {}).get("data", {}).get("svm", {}).get("C")
+                params = data.get("params", {}).get("params.yaml", {}).get("data", {})
+                c_value = params.get("svm", {}).get("C")
                 metrics = data.get("metrics", {}).get("metrics/test.json", {}).get("data", {})
                 if c_value in (1, 10) and metrics:
                     found[c_value] = metrics["svm_pixels"]["accuracy"]

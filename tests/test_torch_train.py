@@ -24,7 +24,8 @@ from mnistlab.torch_models.train import (
     train_model,
 )
 
-STAGE = Path(__file__).resolve().parents[1] / "stages" / "train_torch.py"
+REPO = Path(__file__).resolve().parents[1]
+STAGE = REPO / "stages" / "train_torch.py"
 train_torch_main = runpy.run_path(str(STAGE))["main"]
 
 
@@ -145,3 +146,38 @@ def test_bad_model_files(tmp_path):
     save_model(tmp_path / "m.pt", result.model, result.config)
     with pytest.raises(MnistlabError, match=r"expected \(N, 28, 28\)"):
         load_model(tmp_path / "m.pt").predict_proba(np.zeros((2, 14, 14), np.float32))
+
+
+def test_diverging_run_stops_with_a_one_line_error_and_no_model(tmp_path):
+    from mnistlab.torch_models.train import check_finite
+
+    settings = TrainSettings(model="fnn", lr=1e3)
+    expected = r"fnn: training diverged in epoch 2: train/loss = nan .*torch\.lr"
+    with pytest.raises(MnistlabError, match=expected):
+        check_finite({"epoch": 2, "train/loss": float("nan"), "val/loss": 1.0}, settings)
+    check_finite({"epoch": 1, "train/loss": 0.5, "val/loss": 0.4}, settings)
+
+
+def test_weight_decay_applies_to_weights_only_and_twins_take_mlp_adam():
+    from mnistlab.torch_models.models import build_model
+    from mnistlab.torch_models.train import make_optimizer
+
+    model = build_model("fnn", architecture("fnn"), True)
+    optimizer = make_optimizer(model, TrainSettings(model="fnn", weight_decay=0.01))
+    decayed, plain = optimizer.param_groups
+    assert decayed["weight_decay"] == 0.01 and all(p.ndim == 2 for p in decayed["params"])
+    assert plain["weight_decay"] == 0.0 and all(p.ndim == 1 for p in plain["params"])
+    params = load_params(REPO / "params.yaml")
+    twin = settings_from_params(params, "mlp")
+    assert twin.betas == tuple(params.mlp.adam.betas) and twin.eps == params.mlp.adam.eps
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_training_runs_unchanged_on_cuda_and_loads_on_cpu(tmp_path):
+    augment = Augmenter(10.0, 0.2, 0.5)
+    settings = TrainSettings(model="cnn", sizes=architecture("cnn"), epochs=1, device="cuda", augment=augment)
+    result = train_model(settings, _tiny_split(64, 0), _tiny_split(32, 1))
+    assert result.metrics["device"] == "cuda"
+    save_model(tmp_path / "m.pt", result.model, result.config)
+    proba = load_model(tmp_path / "m.pt").predict_proba(np.zeros((2, 28, 28), np.float32))
+    assert proba.shape == (2, 10)

@@ -143,7 +143,7 @@ class SVMParams(Section):
     C: PositiveFloat = 5.0
     gamma: Literal["scale", "auto"] | PositiveFloat = "scale"
     resolution: Resolution = 14
-    train_size: PositiveInt | None = None
+    train_size: SizeOrFraction | None = None
     seed: Seed = 0
 
 
@@ -258,12 +258,20 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
 
 
-def _describe(error: dict) -> str:
-    key = ".".join(str(part) for part in error["loc"])
-    if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key (check the spelling against params.yaml)"
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{key} = {error['input']!r}: {message}"
+def _describe(errors: list[dict]) -> str:
+    """One line for all errors: ``key = value: what is allowed``, the branches of a union merged."""
+    messages: dict[tuple[str, str], list[str]] = {}
+    for error in errors:
+        # union branches add their type to the location ("constrained-int", "literal['scale','auto']")
+        key = ".".join(str(p) for p in error["loc"] if isinstance(p, int) or str(p).isidentifier())
+        if error["type"] == "extra_forbidden":
+            messages.setdefault((key, ""), []).append("unknown key (check the spelling against params.yaml)")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        branch = messages.setdefault((key, f" = {error['input']!r}"), [])
+        if message not in branch:
+            branch.append(message)
+    return "; ".join(f"{key}{value}: {' or '.join(msgs)}" for (key, value), msgs in messages.items())
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> Params:
@@ -290,6 +298,8 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
         raw = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         raise MnistlabError(f"{path}: file not found (run from the repository root)") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise MnistlabError(f"{path}: cannot be read as a YAML text file ({err})") from None
     except yaml.YAMLError as err:
         raise MnistlabError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(raw, dict):
@@ -297,5 +307,4 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as err:
-        details = "; ".join(_describe(e) for e in err.errors())
-        raise MnistlabError(f"{path}: {details}") from None
+        raise MnistlabError(f"{path}: {_describe(err.errors())}") from None

@@ -262,12 +262,17 @@ def read_image(path: str | os.PathLike) -> Image.Image:
 
 
 def default_deskew(params_path: str | os.PathLike = "params.yaml") -> bool:
-    """``prepare.deskew`` of ``params_path``, or True (the pipeline's default) when the file is absent."""
+    """``prepare.deskew`` of ``params_path``, or True (the pipeline's default) when the file is absent
+    or is not a valid mnistlab params file (a note is printed to stderr then)."""
     if not Path(params_path).is_file():
         return True
     from mnistlab.params import load_params
 
-    return load_params(params_path).prepare.deskew
+    try:
+        return load_params(params_path).prepare.deskew
+    except MnistlabError as err:
+        print(f"note: deskewing as by default, since {err}", file=sys.stderr)
+        return True
 
 
 def prepare_images(paths: list[str | os.PathLike], deskew: bool) -> np.ndarray:

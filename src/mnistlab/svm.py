@@ -127,7 +127,10 @@ def save_svm(model: SVMModel, path: str | os.PathLike) -> None:
 
 def load_svm(path: str | os.PathLike) -> SVMModel:
     """Load a model saved by :func:`save_svm`; raises :class:`MnistlabError` if it is not one."""
-    model = joblib.load(Path(path))
+    try:
+        model = joblib.load(Path(path))
+    except Exception as err:  # joblib/pickle raise many kinds for a file that is not theirs
+        raise MnistlabError(f"{path}: not a readable joblib model ({type(err).__name__}: {err})") from None
     if not isinstance(model, SVMModel):
         raise MnistlabError(f"{path}: not an mnistlab SVM model (found {type(model).__name__})")
     return model

@@ -8,6 +8,7 @@ and ``x14`` float32 (N, 14, 14) (2x2 mean pooling of ``x``).
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,7 +19,6 @@ from sklearn.model_selection import train_test_split
 from mnistlab.errors import MnistlabError
 from mnistlab.io import save_npz
 
-SPLITS = ("train", "val", "test")
 PREPARED_DIR = Path("data/prepared")
 
 
@@ -96,7 +96,10 @@ def stratified_subset(
         return x, y
     if isinstance(size, int) and size > len(y):
         raise MnistlabError(f"{what} = {size}: only {len(y)} images are available")
-    x_kept, _, y_kept, _ = train_test_split(x, y, train_size=size, stratify=y, random_state=seed)
+    try:
+        x_kept, _, y_kept, _ = train_test_split(x, y, train_size=size, stratify=y, random_state=seed)
+    except ValueError as err:  # e.g. fewer images than classes: no stratified subset exists
+        raise MnistlabError(f"{what} = {size}: {err}") from None
     return x_kept, y_kept
 
 
@@ -170,7 +173,7 @@ def load_split(name: str, folder: str | os.PathLike = PREPARED_DIR) -> Split:
     Raises
     ------
     MnistlabError
-        If the file is missing (run the prepare stage first).
+        If the file is missing (run the prepare stage first) or is not a prepared split.
     """
     path = Path(folder) / f"{name}.npz"
     try:
@@ -178,6 +181,9 @@ def load_split(name: str, folder: str | os.PathLike = PREPARED_DIR) -> Split:
             return Split(x=data["x"], y=data["y"], x14=data["x14"])
     except FileNotFoundError:
         raise MnistlabError(f"{path}: not found; run `dvc repro prepare` first") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+        raise MnistlabError(f"{path}: not a prepared split with arrays x, y, x14 ({err}); "
+                            "run `dvc repro prepare` again") from None
 
 
 def label_counts(splits: dict[str, Split]) -> list[dict[str, int]]:

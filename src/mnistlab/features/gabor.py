@@ -475,7 +475,33 @@ def load_transformer(path: str | os.PathLike) -> GaborFeatures:
     path = Path(path)
     if not path.is_file():
         raise MnistlabError(f"{path}: not found; run `dvc repro gabor` first")
-    features = joblib.load(path)
+    try:
+        features = joblib.load(path)
+    except Exception as err:  # joblib/pickle raise many kinds for a file that is not theirs
+        raise MnistlabError(f"{path}: not a readable joblib file ({type(err).__name__}: {err})") from None
     if not isinstance(features, GaborFeatures):
         raise MnistlabError(f"{path}: holds a {type(features).__name__}, expected a fitted GaborFeatures")
     return features
+
+
+def load_features(name: str, folder: str | os.PathLike = "data/features") -> tuple[np.ndarray, np.ndarray]:
+    """Load the features of one split written by the gabor stage (``folder/<name>.npz``).
+
+    Returns
+    -------
+    x : ndarray of shape (N, n_features), float32
+    y : ndarray of shape (N,), uint8
+
+    Raises
+    ------
+    MnistlabError
+        If the file is missing (run the gabor stage first) or does not hold ``x`` and ``y``.
+    """
+    path = Path(folder) / f"{name}.npz"
+    try:
+        with np.load(path) as data:
+            return data["x"], data["y"]
+    except FileNotFoundError:
+        raise MnistlabError(f"{path}: not found; run `dvc repro gabor` first") from None
+    except (OSError, ValueError, KeyError) as err:
+        raise MnistlabError(f"{path}: not a Gabor feature file with arrays x, y ({err})") from None

@@ -64,12 +64,20 @@ class SoftmaxCrossEntropy:
         Raises
         ------
         ShapeError
-            If the shapes of ``logits`` and ``y`` do not match.
+            If the shapes of ``logits`` and ``y`` do not match, or integer labels are not
+            integers in [0, K).
         """
         if logits.ndim != 2 or len(y) != logits.shape[0] or (y.ndim == 2 and y.shape != logits.shape):
             raise ShapeError(
                 f"{self.name}: logits of shape {logits.shape} and targets of shape {y.shape} do not "
                 "match; expected (N, K) with (N,) labels or (N, K) one-hot targets"
+            )
+        if y.ndim == 1 and y.size and (
+            not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= logits.shape[1]
+        ):
+            raise ShapeError(
+                f"{self.name}: labels must be integers in [0, {logits.shape[1]}), got dtype {y.dtype} "
+                f"with values {y.min()}..{y.max()}"
             )
         logp = log_softmax(logits)
         n = logits.shape[0]

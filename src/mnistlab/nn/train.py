@@ -237,6 +237,11 @@ def fit(
 
     def record() -> None:
         val_loss, val_acc = evaluate(model, val[0], y_val)
+        if not math.isfinite(val_loss):
+            raise DivergenceError(
+                f"training diverged at update {updates}: validation loss = {val_loss} with "
+                f"learning rate {optimizer.lr:g}; lower the learning rate"
+            )
         metrics = {**window.pop(), "val/loss": val_loss, "val/accuracy": val_acc, "val/error": 1.0 - val_acc}
         for name, value in metrics.items():
             curves.setdefault(name, []).append((updates, value))

@@ -61,7 +61,11 @@ class TrainSettings:
     lr_decay_every : int
         Epochs.
     weight_decay : float
-        Adam's L2 penalty.
+        Adam's L2 penalty, on weights only (not biases), as in the NumPy network.
+    betas : tuple of float
+        Adam's decay rates of the first and second moment estimates.
+    eps : float
+        Adam's denominator term.
     normalize : bool
         Standardise pixels with MNIST's mean and std inside the model.
     augment : Augmenter
@@ -81,6 +85,8 @@ class TrainSettings:
     lr_decay: float = 0.8
     lr_decay_every: int = 5
     weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
     normalize: bool = True
     augment: Augmenter = field(default_factory=lambda: Augmenter(enabled=False))
     log_every: int | None = None
@@ -130,6 +136,7 @@ def settings_from_params(params, model: str) -> TrainSettings:
             "weight_decay": mp.weight_decay,
             "normalize": False,
         }
+        adam = {"betas": tuple(mp.adam.betas), "eps": mp.adam.eps}
         sizes = architecture(model, mp.hidden_sizes, mp.patch_size, mp.embed_channels, mp.dropout)
         augmenter = Augmenter(0.0, 0.0, 0.0, max_shift=mp.max_shift)
         lr_decay, lr_decay_every = mp.lr_decay, mp.lr_decay_every
@@ -138,6 +145,7 @@ def settings_from_params(params, model: str) -> TrainSettings:
         defaults = {key: getattr(tp, key) for key in keys}
         defaults["normalize"] = tp.normalize
         sizes = architecture(model)
+        adam = {}
         augmenter = torch_augmenter
         augmenter.enabled = aug.enabled
         lr_decay, lr_decay_every = tp.lr_decay, tp.lr_decay_every
@@ -152,6 +160,7 @@ def settings_from_params(params, model: str) -> TrainSettings:
         model=model,
         sizes=sizes,
         **chosen,
+        **adam,
         lr_decay=lr_decay,
         lr_decay_every=lr_decay_every,
         augment=augmenter,
@@ -317,6 +326,30 @@ def train_one_epoch(
     return epoch_stats.metrics()
 
 
+def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Adam:
+    """Adam with L2 weight decay on weights only: biases (1-D parameters) are not decayed."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": settings.weight_decay},
+        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+    return torch.optim.Adam(groups, lr=settings.lr, betas=settings.betas, eps=settings.eps)
+
+
+def check_finite(record: dict, settings: TrainSettings) -> None:
+    """Raise :class:`MnistlabError` when an epoch's training or validation loss is NaN or infinite.
+
+    The message names the epoch, the loss and the learning rate to lower; no model is written.
+    """
+    lr_key = "mlp.adam.lr" if settings.model in TWINS else "torch.lr"
+    for key in ("train/loss", "val/loss"):
+        if not math.isfinite(record[key]):
+            raise MnistlabError(
+                f"{settings.model}: training diverged in epoch {record['epoch']}: {key} = {record[key]} "
+                f"with learning rate {settings.lr:g}; lower {lr_key} or torch.models.{settings.model}.lr"
+            )
+
+
 @dataclass
 class TrainResult:
     """A trained model (weights of its best validation epoch) and its metrics."""
@@ -363,7 +396,7 @@ def train_model(
         model = build_model(settings.model, settings.sizes, settings.normalize).to(device)
         x_train, y_train = as_tensors(train.x, train.y, device)
         x_val, y_val = as_tensors(val.x, val.y, device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+        optimizer = make_optimizer(model, settings)
         steps_per_epoch = math.ceil(len(y_train) / settings.batch_size)
         scheduler = make_scheduler(optimizer, settings, steps_per_epoch)
         state = RunState(
@@ -383,6 +416,7 @@ def train_model(
                 model, optimizer, scheduler, x_train, y_train, settings, state, curves, evaluate_val
             )
             record = {"epoch": epoch, "updates": state.updates, **train_metrics, **evaluate_val()}
+            check_finite(record, settings)
             history.append(record)
             if settings.log_every is None:
                 curves.log(epoch, {k: v for k, v in record.items() if "/" in k})
