@@ -64,16 +64,7 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-5) -
     -------
     ndarray of the shape of ``x``
     """
-    grad = np.zeros_like(x, dtype=np.float64)
-    for ix in np.ndindex(x.shape):
-        old = x[ix]
-        x[ix] = old + h
-        plus = f()
-        x[ix] = old - h
-        minus = f()
-        x[ix] = old
-        grad[ix] = (plus - minus) / (2 * h)
-    return grad
+    return numerical_gradient_array(f, x, np.float64(1.0), h)
 
 
 def numerical_gradient_array(
