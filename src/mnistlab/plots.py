@@ -123,6 +123,24 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10
     return np.bincount(index, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
+def _draw_confusion(ax: plt.Axes, counts: np.ndarray, norm: LogNorm):
+    """Draw confusion counts (10, 10) on ``ax``: log colour scale, empty cells white, counts in cells.
+
+    Returns the image, for a colour bar.
+    """
+    image = ax.imshow(np.ma.masked_equal(counts, 0), cmap="Blues", norm=norm)
+    threshold = np.sqrt(norm.vmax)  # middle of the log scale: white text on the darker half
+    for (i, j), value in np.ndenumerate(counts):
+        if value:
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
+                    color="white" if value > threshold else "black")
+    ax.set_xticks(DIGITS)
+    ax.set_yticks(DIGITS)
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    return image
+
+
 def plot_confusion_matrix(
     y_true: np.ndarray, y_pred: np.ndarray, path: str | os.PathLike, title: str = "Confusion matrix"
 ) -> None:
@@ -142,17 +160,7 @@ def plot_confusion_matrix(
     counts = confusion_counts(y_true, y_pred)
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     fig, ax = plt.subplots(figsize=(7.6, 6.4))
-    shown = np.ma.masked_equal(counts, 0)
-    image = ax.imshow(shown, cmap="Blues", norm=LogNorm(vmin=1, vmax=max(int(counts.max()), 2)))
-    threshold = np.sqrt(max(int(counts.max()), 1))  # middle of the log scale
-    for (i, j), value in np.ndenumerate(counts):
-        if value:
-            ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
-                    color="white" if value > threshold else "black")
-    ax.set_xticks(DIGITS)
-    ax.set_yticks(DIGITS)
-    ax.set_xlabel("predicted digit")
-    ax.set_ylabel("true digit")
+    image = _draw_confusion(ax, counts, LogNorm(vmin=1, vmax=max(int(counts.max()), 2)))
     ax.set_title(f"{title} (accuracy {accuracy:.2%}, {counts.sum():,} images)")
     fig.colorbar(image, ax=ax, label="images (log scale)")
     fig.tight_layout()
@@ -325,23 +333,13 @@ def plot_confusion_pair(
     path : path-like
         PNG to write.
     """
-    vmax = max(int(cm_a.max()), int(cm_b.max()), 2)
-    norm = LogNorm(vmin=1, vmax=vmax)
-    threshold = np.sqrt(vmax)  # middle of the log scale
+    norm = LogNorm(vmin=1, vmax=max(int(cm_a.max()), int(cm_b.max()), 2))
     fig, axes = plt.subplots(1, 2, figsize=(14.5, 6.4))
     for ax, counts, title in zip(axes, (cm_a, cm_b), (title_a, title_b), strict=True):
         counts = np.asarray(counts)
-        image = ax.imshow(np.ma.masked_equal(counts, 0), cmap="Blues", norm=norm)
-        for (i, j), value in np.ndenumerate(counts):
-            if value:
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
-                        color="white" if value > threshold else "black")
+        image = _draw_confusion(ax, counts, norm)
         errors = counts.sum() - np.trace(counts)
         accuracy = np.trace(counts) / max(counts.sum(), 1)
-        ax.set_xticks(DIGITS)
-        ax.set_yticks(DIGITS)
-        ax.set_xlabel("predicted digit")
-        ax.set_ylabel("true digit")
         ax.set_title(f"{title}\naccuracy {accuracy:.2%}, {errors:,} errors of {counts.sum():,}")
     fig.colorbar(image, ax=axes, label="images (log scale, shared)", shrink=0.85)
     save_figure(fig, path)
