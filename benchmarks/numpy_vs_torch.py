@@ -38,7 +38,7 @@ from mnistlab.params import load_params
 def load_data(folder: str) -> tuple[np.ndarray, np.ndarray]:
     """Training images (N, 784) float32 and labels (N,) int64; random ones if ``folder`` is missing."""
     if (Path(folder) / "train.npz").is_file():
-        split = load_split("train", folder)
+        split = load_split(folder / "train.npz")
         return split.x.reshape(len(split.x), -1), split.y.astype(np.int64)
     print(f"# {folder}/train.npz not found: using 17,721 random images")
     rng = np.random.default_rng(0)

@@ -26,7 +26,7 @@ from mnistlab.torch_models.train import TrainSettings, train_model
 def synthetic_split(n: int, seed: int = 0) -> Split:
     rng = np.random.default_rng(seed)
     x = rng.random((n, 28, 28), dtype=np.float32)
-    return Split(x=x, y=rng.integers(0, 10, n).astype(np.uint8), x14=x[:, ::2, ::2])
+    return Split(x=x, y=rng.integers(0, 10, n).astype(np.uint8))
 
 
 def augment_speed(n_batches: int = 200, batch_size: int = 64) -> float:

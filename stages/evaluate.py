@@ -1,49 +1,53 @@
-"""DVC stage `evaluate`: score every trained model on the test split.
+"""DVC stage ``evaluate``: score every trained model of the registry on the test split.
 
-Writes metrics/test.json (nested by model), plots/confusion/<model>.csv, plots/per_class/<model>.csv,
-plots/leaderboard.csv, plots/svm_gain.csv (Gabor minus pixel SVM accuracy per digit) and
-data/evaluation/test_proba.npz (each model's test probabilities, float32 (N, 10), for the report).
+Writes the quality metrics (accuracy, macro F1, log loss, expected calibration error) nested by
+model, speed and size apart (outside the default ``dvc metrics`` set), each model's test
+probabilities (float32 (N, 10), for compare and report), one confusion CSV per model, per-class
+precision/recall (long format) and the reliability-diagram bins (long format).
 """
 
-import json
+from __future__ import annotations
+
+import argparse
 from pathlib import Path
 
 import numpy as np
 
+from mnistlab.calibration import reliability_bins
 from mnistlab.data.prepare import load_split
-from mnistlab.errors import exit_on_user_error
-from mnistlab.evaluate import (
-    confusion_rows,
-    evaluate_all,
-    find_models,
-    leaderboard,
-    per_class,
-    per_class_gain,
-)
+from mnistlab.evaluate import confusion_rows, evaluate_all, per_class
 from mnistlab.io import save_npz, write_csv, write_json
+from mnistlab.runtime import stage
 
 
-def train_metrics(names) -> dict[str, dict]:
-    files = {name: Path(f"metrics/train/{name}.json") for name in names}
-    return {name: json.loads(path.read_text()) for name, path in files.items() if path.is_file()}
+@stage
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", required=True, help="folder of the trained models")
+    parser.add_argument("--test", required=True, help="prepared test split (.npz)")
+    parser.add_argument("--metrics", required=True, help="quality metrics to write (.json)")
+    parser.add_argument("--speed", required=True, help="parameters and prediction speed to write (.json)")
+    parser.add_argument("--proba", required=True, help="test probabilities to write (.npz)")
+    parser.add_argument("--confusion", required=True, help="folder of one confusion CSV per model")
+    parser.add_argument("--per-class", required=True, help="per-class metrics to write (.csv)")
+    parser.add_argument("--reliability", required=True, help="reliability bins to write (.csv)")
+    args = parser.parse_args(argv)
 
-
-@exit_on_user_error
-def main() -> None:
-    test = load_split("test")
-    results = evaluate_all(find_models("models"), test.x, test.y)
-    predictions = {name: r["proba"].argmax(axis=1) for name, r in results.items()}
-    test_metrics = {name: r["metrics"] for name, r in results.items()}
-    write_json("metrics/test.json", test_metrics)
-    save_npz("data/evaluation/test_proba.npz",
-             **{name: r["proba"].astype(np.float32) for name, r in results.items()})
-    for name, pred in predictions.items():
-        write_csv(f"plots/confusion/{name}.csv", confusion_rows(test.y, pred))
-        write_csv(f"plots/per_class/{name}.csv", per_class(test.y, pred))
-    write_csv("plots/leaderboard.csv", leaderboard(test_metrics, train_metrics(results)))
-    if {"svm_pixels", "svm_gabor"} <= predictions.keys():
-        pair = {name: predictions[name] for name in ("svm_pixels", "svm_gabor")}
-        write_csv("plots/svm_gain.csv", per_class_gain(test.y, pair))
+    test = load_split(args.test)
+    results = evaluate_all(args.models, test.x, test.y)
+    write_json(args.metrics, {name: r["quality"] for name, r in results.items()})
+    write_json(args.speed, {name: r["speed"] for name, r in results.items()})
+    save_npz(args.proba, **{name: r["proba"].astype(np.float32) for name, r in results.items()})
+    per_class_rows, reliability_rows = [], []
+    for name, r in results.items():
+        predicted = r["proba"].argmax(axis=1)
+        write_csv(Path(args.confusion) / f"{name}.csv", confusion_rows(test.y, predicted))
+        per_class_rows += [{"model": name, **row} for row in per_class(test.y, predicted)]
+        reliability_rows += [{"model": name, **row} for row in reliability_bins(test.y, r["proba"])]
+    write_csv(args.per_class, per_class_rows)
+    write_csv(args.reliability, reliability_rows)
+    for name, r in results.items():
+        print(f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in r["quality"].items()))
 
 
 if __name__ == "__main__":

@@ -1,23 +1,39 @@
-"""DVC stage `prepare`: data/raw -> data/prepared/{train,val,test}.npz and the label counts."""
+"""DVC stage ``prepare``: the four raw IDX files -> train/val/test ``.npz`` splits and the label counts.
+
+Reads the ``prepare`` params; see :func:`mnistlab.data.prepare.prepare`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
 
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import label_counts, prepare, save_splits
 from mnistlab.data.sources import STANDARD_FILES
-from mnistlab.errors import exit_on_user_error
 from mnistlab.io import write_csv
 from mnistlab.params import load_params
+from mnistlab.runtime import stage
 
 
-@exit_on_user_error
-def main() -> None:
-    params = load_params().prepare
-    raw = {key: f"data/raw/{name}" for key, name in STANDARD_FILES.items()}
+@stage
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--raw", required=True, help="folder of the four IDX files")
+    parser.add_argument("--out", required=True, help="folder of the prepared splits")
+    parser.add_argument("--label-counts", required=True, help="CSV of images per digit and split")
+    args = parser.parse_args(argv)
+
+    params = load_params(args.params).prepare
+    raw = {key: Path(args.raw) / name for key, name in STANDARD_FILES.items()}
     train = read_pair(raw["train_images"], raw["train_labels"])
     test = read_pair(raw["test_images"], raw["test_labels"])
     splits = prepare(train, test, params.val_size, params.train_size, params.test_size,
                      params.deskew, params.seed)
-    save_splits(splits, "data/prepared")
-    write_csv("plots/label_counts.csv", label_counts(splits))
+    save_splits(splits, args.out)
+    write_csv(args.label_counts, label_counts(splits))
+    print("prepare: " + ", ".join(f"{name} {len(split.y):,}" for name, split in splits.items()) + " images")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,21 @@
-"""The download stage's library: mirrors, checksums, retries, offline failure, folders, URLs, CSV.
+"""The download stage over HTTP: mirrors, checksums, retries, offline failure, URL folders, all-or-nothing.
 
 A real HTTP server on 127.0.0.1 (``http.server`` in a thread) serves the repository's sample under
 several prefixes, each a kind of mirror: ``good`` (the files and their SHA256SUMS), ``nosums``,
 ``missing`` (404), ``wrong`` (other bytes), ``drop`` (closes the connection), ``partial`` (half a
-body), ``flaky`` (503 on the first request for each file), ``corrupt`` (a truncated IDX file).
+body), ``flaky`` (503 on the first request for each file), ``corrupt`` (a truncated IDX file),
+``badsum`` (a SHA256SUMS with a wrong digest for the last file), ``lacks3`` (404 for the third file only).
+Local folders and the sample are tested in test_download_local.py, Kaggle CSVs in test_kaggle.py.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import http.server
 import json
-import shutil
+import os
 import socket
 import subprocess
 import sys
@@ -20,12 +23,12 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
+from mnistlab.data import http as data_http
 from mnistlab.data import idx
-from mnistlab.data.download import DownloadError, download, file_digests, parse_sha256sums
+from mnistlab.data.checksums import file_digests
+from mnistlab.data.download import DownloadError, download
 from mnistlab.data.sources import (
     DATASETS,
     FILE_NAMES,
@@ -37,7 +40,6 @@ from mnistlab.data.sources import (
     TRAIN_LABELS,
     Dataset,
 )
-from mnistlab.errors import MnistlabError
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "data" / "sample"
@@ -60,6 +62,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self.send_error(503)
         if behaviour in ("nosums", "corrupt") and name == SHA256SUMS:
             return self.send_error(404)
+        if behaviour == "lacks3" and name == FILE_NAMES[2]:
+            return self.send_error(404)
         path = SAMPLE_DIR / name
         if behaviour == "extra" and name in self.server.extra:
             body = self.server.extra[name]
@@ -71,10 +75,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = body[::-1]
         if behaviour == "corrupt" and name == TRAIN_LABELS:
             body = gzip.compress(gzip.decompress(body)[:-10], mtime=0)
+        if behaviour == "badsum" and name == SHA256SUMS:
+            lines = [("0" * 64 + line[64:]) if line.endswith(TEST_LABELS) else line
+                     for line in body.decode().splitlines()]
+            body = "\n".join([*lines, ""]).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body[: len(body) // 2] if behaviour == "partial" else body)
+        try:
+            self.wfile.write(body[: len(body) // 2] if behaviour == "partial" else body)
+        except ConnectionError:  # the client gave up (an interrupted download): nothing to report
+            pass
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +109,37 @@ def _listing(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()}
 
 
+def _snapshot(folder: Path) -> dict[str, bytes] | None:
+    """Every file under ``folder`` with its bytes (None if the folder does not exist)."""
+    if not folder.exists():
+        return None
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _staging_left(raw: Path) -> list[Path]:
+    return sorted(raw.parent.glob(f".{raw.name}-staging-*"))
+
+
 def _assert_complete(raw: Path, record: dict) -> None:
     assert _listing(raw) == {*FILE_NAMES, SOURCE_JSON}
     assert json.loads((raw / SOURCE_JSON).read_text()) == record
     for name in FILE_NAMES:
         assert record["files"][name] == {**record["files"][name], **file_digests(raw / name)}
+    assert _staging_left(raw) == []
+
+
+@pytest.fixture
+def earlier(tmp_path) -> Path:
+    """A raw folder holding an earlier good download (the test part of the sample as both splits)."""
+    folder = tmp_path / "earlier-source"
+    images, labels = idx.read_pair(SAMPLE_DIR / TEST_IMAGES, SAMPLE_DIR / TEST_LABELS)
+    for name, array in zip(FILE_NAMES, [images[:300], labels[:300], images[300:400], labels[300:400]],
+                           strict=True):
+        idx.write_idx(folder / name, array)
+    raw = tmp_path / "raw"
+    download(str(folder), raw, **FAST)
+    (raw / "notes.txt").write_text("a stray file, removed only by a successful download")
+    return raw
 
 
 # ---------------------------------------------------------------------------------------------- http
@@ -121,46 +158,49 @@ def test_dataset_download_writes_four_files_and_record(server, tmp_path):
 
 @pytest.mark.parametrize("bad", ["missing", "wrong", "drop", "partial"])
 def test_failing_first_mirror_falls_back_to_second(server, tmp_path, bad):
-    record = download(_dataset(server, bad, "good"), tmp_path, **FAST)
-    _assert_complete(tmp_path, record)
+    record = download(_dataset(server, bad, "good"), tmp_path / "raw", **FAST)
+    _assert_complete(tmp_path / "raw", record)
     assert {e["origin"].split("/")[-2] for e in record["files"].values()} == {"good"}
 
 
 def test_server_errors_are_retried_on_the_same_mirror(server, tmp_path):
-    record = download(_dataset(server, "flaky"), tmp_path, **FAST)
+    record = download(_dataset(server, "flaky"), tmp_path / "raw", **FAST)
     assert {e["origin"].split("/")[-2] for e in record["files"].values()} == {"flaky"}
     assert server.requests.count(f"/flaky/{TRAIN_IMAGES}") == 2  # a 503, then the file
 
 
-def test_every_mirror_failing_gives_one_clear_line_and_leaves_nothing_partial(server, tmp_path):
-    (tmp_path / SOURCE_JSON).write_text("{}")  # a previous run's record must not survive
+def test_every_mirror_failing_gives_one_clear_line_and_changes_nothing(server, earlier):
+    before = _snapshot(earlier)  # includes the earlier run's source.json: it still describes the files
     with pytest.raises(DownloadError) as caught:
-        download(_dataset(server, "missing", "wrong", "partial"), tmp_path, **FAST)
+        download(_dataset(server, "missing", "wrong", "partial"), earlier, **FAST)
     message = str(caught.value)
     assert "\n" not in message
     assert f"{server.base}/missing/{TRAIN_IMAGES} -> HTTP 404" in message
     assert f"{server.base}/wrong/{TRAIN_IMAGES} -> MD5 mismatch" in message
     assert f"{server.base}/partial/{TRAIN_IMAGES} -> transfer broke off" in message
     assert "dvc exp run -S data.source=sample" in message and "data.source=/path/to/folder" in message
-    assert _listing(tmp_path) == set()
+    assert _snapshot(earlier) == before
+    assert _staging_left(earlier) == []
 
 
-def test_failure_on_a_later_file_keeps_only_complete_verified_files(server, tmp_path):
+def test_failure_on_a_later_file_keeps_nothing(server, tmp_path):
     md5 = {**SAMPLE_MD5, TEST_IMAGES: "0" * 32}
     with pytest.raises(DownloadError, match=TEST_IMAGES):
-        download(Dataset("x", (f"{server.base}/good/",), md5), tmp_path, **FAST)
-    assert _listing(tmp_path) == {TRAIN_IMAGES, TRAIN_LABELS}  # no .part, no source.json
+        download(Dataset("x", (f"{server.base}/good/",), md5), tmp_path / "raw", **FAST)
+    assert _snapshot(tmp_path / "raw") is None  # not even the two good files, no .part, no source.json
+    assert _listing(tmp_path) == set()  # and no staging folder
 
 
 def test_present_verified_files_are_not_fetched_again(server, tmp_path):
-    first = download(_dataset(server, "good"), tmp_path, **FAST)
-    (tmp_path / TEST_LABELS).write_bytes(b"damaged")
-    (tmp_path / "stray.txt").write_text("not ours")
+    raw = tmp_path / "raw"
+    first = download(_dataset(server, "good"), raw, **FAST)
+    (raw / TEST_LABELS).write_bytes(b"damaged")
+    (raw / "stray.txt").write_text("not ours")
     server.requests.clear()
-    second = download(_dataset(server, "good"), tmp_path, **FAST)
+    second = download(_dataset(server, "good"), raw, **FAST)
     assert server.requests == [f"/good/{TEST_LABELS}"]
     assert second["files"] == first["files"]
-    _assert_complete(tmp_path, second)
+    _assert_complete(raw, second)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux dropping SYNs to a full accept queue")
@@ -178,7 +218,7 @@ def test_unreachable_mirrors_fail_within_the_reach_budget(tmp_path):
     start = time.monotonic()
     try:
         with pytest.raises(DownloadError) as caught:
-            download(Dataset("x", mirrors, SAMPLE_MD5), tmp_path, timeout=20, retries=2,
+            download(Dataset("x", mirrors, SAMPLE_MD5), tmp_path / "raw", timeout=20, retries=2,
                      reach_budget=3, progress=False, sample_dir=SAMPLE_DIR)
     finally:
         hole.close()
@@ -195,163 +235,147 @@ def test_unreachable_mirrors_fail_within_the_reach_budget(tmp_path):
 
 
 def test_url_folder_is_checked_against_its_sha256sums(server, tmp_path):
-    record = download(f"{server.base}/good", tmp_path, **FAST)
+    record = download(f"{server.base}/good", tmp_path / "raw", **FAST)
     assert {e["checked"] for e in record["files"].values()} == {SHA256SUMS}
     assert record["kind"] == "url"
-    _assert_complete(tmp_path, record)
+    _assert_complete(tmp_path / "raw", record)
 
 
 def test_url_folder_without_sha256sums(server, tmp_path):
-    record = download(f"{server.base}/nosums/", tmp_path, **FAST)
+    raw = tmp_path / "raw"
+    record = download(f"{server.base}/nosums/", raw, **FAST)
     assert {e["checked"] for e in record["files"].values()} == {"none"}
     server.requests.clear()
-    download(f"{server.base}/nosums/", tmp_path, **FAST)  # the previous run's record vouches for them
+    download(f"{server.base}/nosums/", raw, **FAST)  # the previous run's record vouches for them
     assert server.requests == [f"/nosums/{SHA256SUMS}"]
+
+
+def test_files_from_another_source_are_not_kept_without_a_checksum(server, earlier):
+    # earlier's source.json vouches for its files, but they came from another source
+    record = download(f"{server.base}/nosums/", earlier, **FAST)
+    origins = {e["origin"] for e in record["files"].values()}
+    assert origins == {f"{server.base}/nosums/{n}" for n in FILE_NAMES}
+    assert all((earlier / n).read_bytes() == (SAMPLE_DIR / n).read_bytes() for n in FILE_NAMES)
 
 
 def test_corrupt_file_from_a_url_is_named(server, tmp_path):
     with pytest.raises(idx.IDXError) as caught:
-        download(f"{server.base}/corrupt/", tmp_path, **FAST)
+        download(f"{server.base}/corrupt/", tmp_path / "raw", **FAST)
     assert str(caught.value).startswith(f"{server.base}/corrupt/{TRAIN_LABELS}: truncated")
-    assert not set(FILE_NAMES) & _listing(tmp_path)
-
-
-# ------------------------------------------------------------------------------------- local folders
-
-
-def _copy_sample(folder: Path, sums: bool = True) -> Path:
-    folder.mkdir()
-    for name in (*FILE_NAMES, SHA256SUMS) if sums else FILE_NAMES:
-        shutil.copyfile(SAMPLE_DIR / name, folder / name)
-    return folder
-
-
-def test_sample_source(tmp_path):
-    record = download("sample", tmp_path / "raw", **FAST)
-    assert record["kind"] == "sample"
-    assert {e["checked"] for e in record["files"].values()} == {SHA256SUMS}
-    _assert_complete(tmp_path / "raw", record)
-
-
-def test_sample_checksum_mismatch_is_named(tmp_path):
-    sample = _copy_sample(tmp_path / "sample")
-    (sample / TRAIN_LABELS).write_bytes(gzip.compress(b"\0" * 20))
-    with pytest.raises(MnistlabError, match=f"{sample / TRAIN_LABELS}: SHA-256 .* does not match"):
-        download("sample", tmp_path / "raw", **{**FAST, "sample_dir": sample})
-
-
-@pytest.mark.parametrize("sums", [True, False])
-def test_local_folder_and_file_url(tmp_path, sums):
-    folder = _copy_sample(tmp_path / "my folder", sums=sums)
-    record = download(str(folder), tmp_path / "raw", **FAST)
-    assert {e["checked"] for e in record["files"].values()} == {SHA256SUMS if sums else "none"}
-    assert record["files"][TRAIN_IMAGES]["origin"] == str(folder / TRAIN_IMAGES)
-    _assert_complete(tmp_path / "raw", record)
-    again = download(folder.as_uri(), tmp_path / "raw2", **FAST)  # file:///.../my%20folder
-    assert again["files"] == record["files"]
-
-
-def test_corrupt_file_in_a_source_folder_is_named(tmp_path):
-    folder = _copy_sample(tmp_path / "folder", sums=False)
-    (folder / TEST_IMAGES).write_bytes((folder / TEST_IMAGES).read_bytes()[:1000])
-    with pytest.raises(idx.IDXError) as caught:
-        download(str(folder), tmp_path / "raw", **FAST)
-    assert str(caught.value).startswith(f"{folder / TEST_IMAGES}: corrupt or truncated gzip")
-    assert "\n" not in str(caught.value)
-    assert _listing(tmp_path / "raw") == set()
-
-
-def test_missing_file_in_a_source_folder_is_named(tmp_path):
-    folder = _copy_sample(tmp_path / "folder")
-    (folder / TEST_LABELS).unlink()
-    with pytest.raises(MnistlabError, match=f"{folder / TEST_LABELS}: file not found"):
-        download(str(folder), tmp_path / "raw", **FAST)
-
-
-def test_uncompressed_files_in_a_folder_are_gzipped(tmp_path):
-    folder = tmp_path / "plain"
-    images, labels = idx.read_pair(SAMPLE_DIR / TEST_IMAGES, SAMPLE_DIR / TEST_LABELS)
-    parts = [images[:300], labels[:300], images[300:400], labels[300:400]]
-    for name, array in zip(FILE_NAMES, parts, strict=True):
-        idx.write_idx(folder / name.removesuffix(".gz"), array)
-    record = download(str(folder), tmp_path / "raw", **FAST)
-    assert record["files"][TEST_IMAGES]["origin"] == str(folder / "t10k-images-idx3-ubyte")
-    found = idx.read_pair(tmp_path / "raw" / TEST_IMAGES, tmp_path / "raw" / TEST_LABELS)
-    assert np.array_equal(found[0], images[300:400]) and np.array_equal(found[1], labels[300:400])
-
-
-def test_unknown_source(tmp_path):
-    with pytest.raises(MnistlabError, match="data.source = 'nosuch': no such file or folder"):
-        download("nosuch", tmp_path, **FAST)
-
-
-# ----------------------------------------------------------------------------------------------- CSV
-
-
-def _write_kaggle_csv(path: Path, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = idx.read_pair(SAMPLE_DIR / TRAIN_IMAGES, SAMPLE_DIR / TRAIN_LABELS)
-    images, labels = images[:n], labels[:n]
-    frame = pd.DataFrame(images.reshape(n, -1), columns=[f"pixel{i}" for i in range(784)])
-    frame.insert(0, "label", labels)
-    frame.to_csv(path, index=False)
-    return images, labels
-
-
-def test_csv_round_trip_with_a_stratified_seeded_test_part(tmp_path):
-    images, labels = _write_kaggle_csv(tmp_path / "train.csv")
-    record = download(str(tmp_path / "train.csv"), tmp_path / "raw", csv_test_size=0.25, seed=3, **FAST)
-    _assert_complete(tmp_path / "raw", record)
-    raw = tmp_path / "raw"
-    x_train, y_train = idx.read_pair(raw / TRAIN_IMAGES, raw / TRAIN_LABELS)
-    x_test, y_test = idx.read_pair(raw / TEST_IMAGES, raw / TEST_LABELS)
-    assert (len(x_train), len(x_test)) == (450, 150)
-    assert (record["csv"]["train_rows"], record["csv"]["test_rows"]) == (450, 150)
-    # Every CSV row lands in exactly one part, unchanged.
-    def rows(x, y):
-        return sorted(map(bytes, np.concatenate([y[:, None], x.reshape(len(x), -1)], axis=1)))
-
-    assert rows(np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test])) == rows(images, labels)
-    # Stratified: each class's share of the test part is within one image of 25 %.
-    assert np.all(np.abs(np.bincount(y_test, minlength=10) - np.bincount(labels, minlength=10) * 0.25) <= 1)
-    # Seeded: the same seed gives the same bytes, another seed another split.
-    again = download(str(tmp_path / "train.csv"), tmp_path / "raw2", csv_test_size=0.25, seed=3, **FAST)
-    other = download(str(tmp_path / "train.csv"), tmp_path / "raw3", csv_test_size=150, seed=4, **FAST)
-    assert again["files"][TEST_LABELS]["sha256"] == record["files"][TEST_LABELS]["sha256"]
-    assert other["files"][TEST_IMAGES]["sha256"] != record["files"][TEST_IMAGES]["sha256"]
-    assert other["images"] == {"train": 450, "test": 150}
+    assert _listing(tmp_path) == set()
 
 
 def test_csv_from_a_url(server, tmp_path):
-    _write_kaggle_csv(tmp_path / "train.csv", n=100)
-    server.extra["digits.csv"] = (tmp_path / "train.csv").read_bytes()
+    images, labels = idx.read_pair(SAMPLE_DIR / TRAIN_IMAGES, SAMPLE_DIR / TRAIN_LABELS)
+    header = ",".join(["label", *(f"pixel{i}" for i in range(784))])
+    rows = [",".join(map(str, [y, *x.ravel()])) for x, y in zip(images[:100], labels[:100], strict=True)]
+    server.extra["digits.csv"] = "\n".join([header, *rows, ""]).encode()
     record = download(f"{server.base}/extra/digits.csv", tmp_path / "raw", csv_test_size=20, **FAST)
     assert record["kind"] == "csv" and record["images"] == {"train": 80, "test": 20}
     assert record["files"][TRAIN_IMAGES]["origin"] == f"{server.base}/extra/digits.csv"
+    assert record["csv"]["path"] == f"{server.base}/extra/digits.csv"
+    _assert_complete(tmp_path / "raw", record)  # the downloaded CSV stayed in the staging folder
 
 
-def test_csv_without_labels_or_with_bad_values_is_named(tmp_path):
-    _write_kaggle_csv(tmp_path / "train.csv", n=50)
-    frame = pd.read_csv(tmp_path / "train.csv")
-    frame.drop(columns="label").to_csv(tmp_path / "test.csv", index=False)
-    with pytest.raises(MnistlabError, match=r"test.csv: no 'label' column.*use train.csv"):
-        download(str(tmp_path / "test.csv"), tmp_path / "raw", **FAST)
-    frame.loc[3, "pixel100"] = 300
-    frame.to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(MnistlabError, match=r"bad.csv: pixel values must be in 0..255"):
-        download(str(tmp_path / "bad.csv"), tmp_path / "raw", **FAST)
+# ----------------------------------------------------------------------------------- all or nothing
+
+
+def test_sha256sums_mismatch_on_the_last_file_changes_nothing(server, earlier):
+    before = _snapshot(earlier)
+    with pytest.raises(DownloadError) as caught:
+        download(f"{server.base}/badsum/", earlier, **FAST)
+    assert f"{server.base}/badsum/{TEST_LABELS} -> SHA256 mismatch" in str(caught.value)
+    assert _snapshot(earlier) == before
+    assert _staging_left(earlier) == []
+
+
+@pytest.mark.parametrize("kind", ["dataset", "url"])
+def test_404_on_the_third_file_changes_nothing(server, earlier, kind):
+    before = _snapshot(earlier)
+    source = _dataset(server, "lacks3") if kind == "dataset" else f"{server.base}/lacks3/"
+    server.requests.clear()
+    with pytest.raises(DownloadError, match=f"lacks3/{FILE_NAMES[2]} -> HTTP 404"):
+        download(source, earlier, **FAST)
+    assert [r for r in server.requests if r.endswith(".gz")] == [f"/lacks3/{n}" for n in FILE_NAMES[:3]]
+    assert _snapshot(earlier) == before
+    assert _staging_left(earlier) == []
+
+
+def test_idx_defect_changes_nothing(server, earlier):
+    before = _snapshot(earlier)
+    with pytest.raises(idx.IDXError, match=f"corrupt/{TRAIN_LABELS}: truncated"):
+        download(f"{server.base}/corrupt/", earlier, **FAST)
+    assert _snapshot(earlier) == before
+    assert _staging_left(earlier) == []
+
+
+def test_a_good_download_replaces_an_earlier_one(server, earlier):
+    record = download(f"{server.base}/good/", earlier, **FAST)
+    _assert_complete(earlier, record)  # the stray notes.txt is gone
+    assert record["images"] == {"train": 10_000, "test": 2_000}
+
+
+def test_interrupted_download_removes_its_staging_folder(server, earlier, monkeypatch):
+    before = _snapshot(earlier)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data_http, "_stream_to", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        download(_dataset(server, "good"), earlier, **FAST)
+    assert _snapshot(earlier) == before
+    assert _staging_left(earlier) == []
+
+
+def test_move_into_copies_across_file_systems(tmp_path, monkeypatch):
+    src, dest = tmp_path / "a", tmp_path / "b"
+    src.write_bytes(b"new")
+    dest.write_bytes(b"old")
+    real_replace = os.replace
+    calls = []
+
+    def replace(a, b):
+        calls.append((a, b))
+        if len(calls) == 1:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(a, b)
+
+    monkeypatch.setattr(data_http.os, "replace", replace)
+    data_http.move_into(src, dest)
+    assert dest.read_bytes() == b"new" and len(calls) == 2
+    assert _listing(tmp_path) == {"a", "b"}  # no temporary file left
+    calls.clear()
+    data_http.move_into(src, dest)  # same bytes already there: nothing to do
+    assert calls == []
 
 
 # -------------------------------------------------------------------------------------------- stage
 
 
+def _run_stage(folder: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(REPO / "stages" / "download.py"), "--params", "params.yaml",
+               "--sample", str(SAMPLE_DIR), "--out", "data/raw"]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=60)
+
+
+def test_stage_writes_the_raw_folder(server, tmp_path):
+    (tmp_path / "params.yaml").write_text(f"data:\n  source: {server.base}/good/\n")
+    done = _run_stage(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (f"data/raw: {server.base}/good/ (url), 10000 training and 2000 test images; "
+                           "origins in data/raw/source.json\n")
+    _assert_complete(tmp_path / "data" / "raw", json.loads((tmp_path / "data/raw/source.json").read_text()))
+
+
 def test_stage_fails_with_one_line_and_exit_code_2(server, tmp_path):
     (tmp_path / "params.yaml").write_text(f"data:\n  source: {server.base}/missing/\n  retries: 1\n")
-    done = subprocess.run([sys.executable, str(REPO / "stages" / "download.py")], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = _run_stage(tmp_path)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: could not download ")
     assert f"{server.base}/missing/{TRAIN_IMAGES} -> HTTP 404" in done.stderr
-    assert _listing(tmp_path / "data" / "raw") == set()
+    assert _snapshot(tmp_path / "data" / "raw") is None
+    assert _listing(tmp_path / "data") == set()  # no staging folder either
 
 
 # ------------------------------------------------------------------------------------------ sources
@@ -362,11 +386,3 @@ def test_known_datasets_are_well_formed():
     assert DATASETS["mnist"].mirrors[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
     assert DATASETS["mnist"].md5[TRAIN_IMAGES] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
     assert DATASETS["fashion-mnist"].md5[TEST_LABELS] == "bb300cfdad3c16e7a12a480ee83cd310"
-
-
-def test_parse_sha256sums():
-    sums = parse_sha256sums((SAMPLE_DIR / SHA256SUMS).read_text(), SHA256SUMS)
-    assert set(sums) == set(FILE_NAMES)
-    assert parse_sha256sums("# c\n" + "A" * 64 + " *sub/x.gz\n", "S") == {"x.gz": "a" * 64}
-    with pytest.raises(MnistlabError, match="S: line 1"):
-        parse_sha256sums("abc  x.gz", "S")

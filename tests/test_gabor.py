@@ -288,11 +288,11 @@ def test_stage_writes_features_transformer_and_filter_bank(prepared_dir, tmp_pat
         with np.load(tmp_path / "a" / "data" / "features" / f"{split}.npz") as data:
             assert data["x"].shape == (n, 50) and data["x"].dtype == np.float32
             assert data["y"].dtype == np.uint8
-            np.testing.assert_array_equal(data["y"], load_split(split, prepared_dir).y)
+            np.testing.assert_array_equal(data["y"], load_split(prepared_dir / f"{split}.npz").y)
     assert not (tmp_path / "a" / "data" / "features" / "test.npz").exists()
     features = load_transformer(tmp_path / "a" / "data" / "features" / "gabor.joblib")
     with np.load(tmp_path / "a" / "data" / "features" / "val.npz") as data:
-        val = load_split("val", prepared_dir).x
+        val = load_split(prepared_dir / "val.npz").x
         np.testing.assert_allclose(features.transform(val), data["x"], atol=1e-5)
     png = tmp_path / "a" / "plots" / "images" / "gabor_filter_bank.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,5 @@
-"""The NumPy layers: finite-difference gradient checks, shapes, dropout, initialisers."""
+"""The NumPy layers: the pure functions' one shape, finite-difference gradient checks, shapes,
+dropout, initialisers."""
 
 import numpy as np
 import pytest
@@ -11,12 +12,31 @@ from mnistlab.nn.gradcheck import (
     check_layer,
     check_loss,
     check_model,
+    numerical_gradient_array,
     rel_error,
     small_network,
 )
-from mnistlab.nn.layers import Dropout, Flatten, Linear, PatchEmbedding, ReLU, ShapeError
+from mnistlab.nn.layers import (
+    Dropout,
+    Flatten,
+    Layer,
+    Linear,
+    PatchEmbedding,
+    ReLU,
+    ShapeError,
+    dropout_backward,
+    dropout_forward,
+    flatten_backward,
+    flatten_forward,
+    linear_backward,
+    linear_forward,
+    patch_embed_backward,
+    patch_embed_forward,
+    relu_backward,
+    relu_forward,
+)
 from mnistlab.nn.losses import SoftmaxCrossEntropy, one_hot
-from mnistlab.nn.model import build_mlp
+from mnistlab.nn.model import build_mlp, load_network
 
 SEEDS = range(5)
 
@@ -28,6 +48,64 @@ def shapes(seed):
 
 def assert_within(errors, tol=LAYER_TOL):
     assert errors and all(err < tol for err in errors.values()), errors
+
+
+#: name -> (forward of the differentiable arguments, backward, shapes of those arguments)
+PURE = {
+    "linear": (linear_forward, linear_backward, [(4, 5), (5, 3), (3,)]),
+    "relu": (relu_forward, relu_backward, [(4, 5)]),
+    "patch_embed": (
+        lambda x, W, b: patch_embed_forward(x, W, b, 2),
+        patch_embed_backward,
+        [(2, 3, 4, 6), (5, 3, 2, 2), (5,)],
+    ),
+    "dropout": (lambda x: dropout_forward(x, 0.4, np.random.default_rng(7)), dropout_backward, [(4, 5)]),
+    "flatten": (flatten_forward, flatten_backward, [(2, 3, 4)]),
+}
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_pure_functions_share_one_shape(name):
+    """``out, cache = f_forward(*args)``; ``f_backward(dout, cache)`` gives one gradient per arg."""
+    forward, backward, arg_shapes = PURE[name]
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal(shape) for shape in arg_shapes]
+    out, cache = forward(*args)
+    dout = rng.standard_normal(out.shape)
+    grads = backward(dout, cache)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    assert len(grads) == len(args)
+    for arg, grad in zip(args, grads, strict=True):
+        assert grad.shape == arg.shape and grad.dtype == np.float64
+        numeric = numerical_gradient_array(lambda: forward(*args)[0], arg, dout)
+        assert rel_error(grad, numeric) < LAYER_TOL, name
+
+
+def test_pure_functions_keep_float32_and_skip_dx():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 1, 4, 4)).astype(np.float32)
+    W, b = np.ones((2, 1, 2, 2), np.float32), np.zeros(2, np.float32)
+    out, cache = patch_embed_forward(x, W, b, 2)
+    assert out.shape == (3, 2, 2, 2) and out.dtype == np.float32
+    dx, dW, db = patch_embed_backward(np.ones_like(out), cache, need_dx=False)
+    assert dx is None and dW.dtype == db.dtype == np.float32
+    out, cache = linear_forward(x.reshape(3, 16), np.ones((16, 2), np.float32), b)
+    assert out.dtype == np.float32 and linear_backward(out, cache, need_dx=False)[0] is None
+    assert dropout_forward(x, 0.5, rng, training=False)[0] is x
+    with pytest.raises(ValueError, match=r"expected \(K, C, 4, 4\)"):
+        patch_embed_forward(x, W, b, 4)
+
+
+def test_layer_protocol_is_abstract():
+    with pytest.raises(TypeError):
+        Layer()
+
+    class ForwardOnly(Layer):
+        def forward(self, x, training=True):
+            return x
+
+    with pytest.raises(TypeError, match="backward"):
+        ForwardOnly()
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -127,6 +205,28 @@ def test_backward_accumulates_until_zero_grad():
     layer.zero_grad()
     assert not layer.grads["W"].any() and not layer.grads["b"].any()
     assert layer.backward(g, input_grad=False) is None
+
+
+def test_patch_embedding_backward_accumulates():
+    rng = np.random.default_rng(0)
+    layer = PatchEmbedding(2, 3, rng=rng)
+    out = layer.forward(rng.standard_normal((2, 1, 4, 4)).astype(np.float32))
+    layer.backward(np.ones_like(out))
+    once = {key: grad.copy() for key, grad in layer.grads.items()}
+    layer.backward(np.ones_like(out))
+    for key, grad in layer.grads.items():
+        np.testing.assert_allclose(grad, 2 * once[key], rtol=1e-6)
+
+
+def test_load_network_round_trip(tmp_path):
+    model = build_mlp([8], rng=np.random.default_rng(0), embedding=True, dropout=0.3)
+    model.save(tmp_path / "m.npz")
+    loaded = load_network(tmp_path / "m.npz")
+    images = np.random.default_rng(1).random((3, 28, 28), dtype=np.float32)
+    assert repr(loaded) == repr(model)
+    np.testing.assert_array_equal(loaded.predict_proba(images), model.predict_proba(images))
+    with pytest.raises(MnistlabError, match="not found"):
+        load_network(tmp_path / "missing.npz")
 
 
 def test_shape_errors_name_layer_and_shapes():

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mnistlab.nn.layers import Dropout, Flatten, Linear, PatchEmbedding, ReLU
-from mnistlab.nn.losses import SoftmaxCrossEntropy, one_hot
+from mnistlab.nn.losses import SoftmaxCrossEntropy, cross_entropy_backward, cross_entropy_forward, one_hot
 from mnistlab.nn.model import Sequential
 from mnistlab.nn.optim import SGD, Adam, step_decay
 
@@ -91,6 +91,17 @@ def test_loss_matches_cross_entropy(n):
         ref.backward()
         assert value == pytest.approx(ref.item(), rel=1e-12)
         np.testing.assert_allclose(loss.backward(), logits_t.grad.numpy(), **TOL)
+
+
+def test_pure_cross_entropy_takes_the_upstream_gradient():
+    rng = np.random.default_rng(0)
+    logits, labels = rng.standard_normal((6, 10)), rng.integers(0, 10, 6)
+    value, cache = cross_entropy_forward(logits, labels)
+    logits_t = t(logits, grad=True)
+    ref = F.cross_entropy(logits_t, torch.tensor(labels))
+    (2.5 * ref).backward()
+    assert value == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(cross_entropy_backward(2.5, cache), logits_t.grad.numpy(), **TOL)
 
 
 def test_loss_is_stable_for_huge_logits():

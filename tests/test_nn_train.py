@@ -13,10 +13,10 @@ from mnistlab.data.prepare import load_split
 from mnistlab.errors import MnistlabError
 from mnistlab.nn import gradcheck
 from mnistlab.nn.layers import ShapeError
-from mnistlab.nn.model import build_mlp, load_model
+from mnistlab.nn.model import build_mlp, load_network
 from mnistlab.nn.train import DivergenceError, random_shift, train_mlp
 from mnistlab.params import AdamParams, MLPParams
-from mnistlab.predictors import load_predictor
+from mnistlab.registry import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = MLPParams(
@@ -26,7 +26,7 @@ SMALL = MLPParams(
 
 @pytest.fixture(scope="module")
 def splits(prepared_dir):
-    train, val = load_split("train", prepared_dir), load_split("val", prepared_dir)
+    train, val = load_split(prepared_dir / "train.npz"), load_split(prepared_dir / "val.npz")
     return (train.x, train.y), (val.x, val.y)
 
 
@@ -35,7 +35,7 @@ def test_save_load_round_trip(tmp_path, embedding):
     model = build_mlp([16, 8], rng=np.random.default_rng(0), embedding=embedding, dropout=0.5)
     images = np.random.default_rng(1).random((5, 28, 28), dtype=np.float32)
     model.save(tmp_path / "m.npz")
-    loaded = load_predictor(tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
     assert loaded.n_params == model.n_params
     assert repr(loaded) == repr(model)
     proba = loaded.predict_proba(images)
@@ -58,18 +58,18 @@ def test_n_params_and_architecture():
 
 def test_load_errors(tmp_path):
     with pytest.raises(MnistlabError, match="not found"):
-        load_model(tmp_path / "missing.npz")
+        load_network(tmp_path / "missing.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(MnistlabError, match="not a saved NumPy network"):
-        load_model(tmp_path / "junk.npz")
+        load_network(tmp_path / "junk.npz")
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
     with pytest.raises(MnistlabError, match="not a saved NumPy network"):
-        load_model(tmp_path / "other.npz")
+        load_network(tmp_path / "other.npz")
     model = build_mlp([4], rng=np.random.default_rng(0))
     model.layers[0].params["W"] = np.zeros((784, 5), np.float32)
     model.save(tmp_path / "bad.npz")
     with pytest.raises(MnistlabError, match=r"parameter 0.W is shape \(784, 5\), expected shape \(784, 4\)"):
-        load_model(tmp_path / "bad.npz")
+        load_network(tmp_path / "bad.npz")
     with pytest.raises(ShapeError, match=r"images of shape \(2, 27, 27\)"):
         build_mlp([4]).predict_proba(np.zeros((2, 27, 27), np.float32))
 
@@ -119,7 +119,7 @@ def test_same_seed_same_weights_and_metrics(splits):
 
 def test_divergence_names_step_loss_and_lr(splits):
     params = SMALL.model_copy(update={"sgd": SMALL.sgd.model_copy(update={"lr": 1e10})})
-    message = r"diverged at update \d+: loss = (nan|inf) .*1e\+10.*mlp.sgd.lr"
+    message = r"diverged at update \d+: loss = (nan|inf) .*1e\+10.*mlp\.sgd\.lr"
     with pytest.raises(DivergenceError, match=message):
         train_mlp(params, "sgd", "he", *splits)
 
@@ -129,20 +129,22 @@ def run_stage(argv):
     return main(argv)
 
 
-def stage_args(tmp_path, prepared_dir, mlp_params):
+def stage_args(tmp_path, prepared_dir, mlp_params, name):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"mlp": mlp_params}))
-    params = str(tmp_path / "params.yaml")
-    return ["--params", params, "--data", str(prepared_dir), "--out", str(tmp_path)]
+    return ["--params", str(tmp_path / "params.yaml"), "--train", str(prepared_dir / "train.npz"),
+            "--val", str(prepared_dir / "val.npz"), "--model", str(tmp_path / f"models/{name}.npz"),
+            "--metrics", str(tmp_path / f"metrics/train/{name}.json"),
+            "--curves", str(tmp_path / f"plots/curves/{name}")]
 
 
 def test_stage_writes_model_metrics_and_curves(tmp_path, prepared_dir):
     mlp = {"hidden_sizes": [16], "epochs": 1, "log_every": 10, "adam": {"batch_size": 64}}
-    args = stage_args(tmp_path, prepared_dir, mlp)
+    args = stage_args(tmp_path, prepared_dir, mlp, "mlp_adam-random")
     run_stage(["--optimizer", "adam", "--init", "random", *args])
     metrics = json.loads((tmp_path / "metrics/train/mlp_adam-random.json").read_text())
     assert set(metrics) == {"val_accuracy", "val_loss", "train_seconds", "n_params", "updates", "epochs"}
     assert metrics["updates"] == 32  # ceil(2000 / 64)
-    model = load_predictor(tmp_path / "models/mlp_adam-random.npz")
+    model = load_model(tmp_path / "models/mlp_adam-random.npz")
     assert model.n_params == metrics["n_params"] == 784 * 16 + 16 + 170
     curves = tmp_path / "plots/curves/mlp_adam-random/plots/metrics"
     for name in ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "val/error"):
@@ -153,7 +155,7 @@ def test_stage_writes_model_metrics_and_curves(tmp_path, prepared_dir):
 
 def test_stage_diverging_run_writes_no_model(tmp_path, prepared_dir, capsys):
     mlp = {"hidden_sizes": [16], "dropout": 0.0, "max_shift": 0, "sgd": {"lr": 1e10}}
-    args = stage_args(tmp_path, prepared_dir, mlp)
+    args = stage_args(tmp_path, prepared_dir, mlp, "mlp_sgd-he")
     with pytest.raises(SystemExit) as exit_info:
         run_stage(["--optimizer", "sgd", "--init", "he", *args])
     assert exit_info.value.code == 2

@@ -1,17 +1,23 @@
 """`mnistlab predict`: MNIST-style preprocessing of arbitrary images, output formats, user errors."""
 
+import io
 import json
+import struct
 import subprocess
 import sys
+import time
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps, JpegImagePlugin
 
+from mnistlab import predict
 from mnistlab.cli import main
 from mnistlab.data.prepare import deskew, load_split, scale
-from mnistlab.predict import default_deskew, to_mnist
+from mnistlab.predict import MAX_PIXELS, MAX_SIDE, default_deskew, read_image, shrink, to_mnist
 from mnistlab.svm import PixelFeatures, SVMModel, fit_svm, save_svm
 
 
@@ -106,16 +112,151 @@ def test_blank_image_is_an_error():
         to_mnist(np.full((50, 50), 255, dtype=np.uint8))
 
 
+# -- large images ----------------------------------------------------------------------------------
+
+def write_grey_png(path: Path, width: int, height: int, ink: tuple[int, int, int, int]) -> None:
+    """A valid 8-bit grey PNG, white with a black rectangle ``ink`` = (top, left, bottom, right).
+
+    Written without holding the image: each distinct row is deflated once, ending in a full flush
+    (byte-aligned, no back references), so it can be repeated; the zlib stream is a header, those
+    pieces, an empty final block and the Adler-32 of all rows. A 20000 x 20000 file takes ~0.3 s.
+    """
+    top, left, bottom, right = ink
+    white = b"\x00" + b"\xff" * width  # filter byte "none", then the row
+    dark = white[: 1 + left] + b"\x00" * (right - left) + white[1 + right :]
+    runs = [(white, top), (dark, bottom - top), (white, height - bottom)]
+    deflate = zlib.compressobj(1, zlib.DEFLATED, -15)  # raw deflate: header and checksum are ours
+    adler, body = 1, [b"\x78\x01"]
+    for row, count in runs:
+        piece = deflate.compress(row) + deflate.flush(zlib.Z_FULL_FLUSH)
+        body.append(piece * count)
+        for _ in range(count):
+            adler = zlib.adler32(row, adler)
+    body.append(b"\x03\x00" + struct.pack(">I", adler))  # empty final block, Adler-32
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey, not interlaced
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(body))
+                     + chunk(b"IEND", b""))
+
+
+def test_grey_png_writer_writes_what_pillow_reads(tmp_path):
+    path = tmp_path / "bar.png"
+    write_grey_png(path, 50, 40, (10, 20, 30, 25))
+    expected = np.full((40, 50), 255, dtype=np.uint8)
+    expected[10:30, 20:25] = 0
+    with Image.open(path) as image:
+        np.testing.assert_array_equal(np.asarray(image), expected)
+
+
+def test_huge_png_is_shrunk_on_read_with_bounded_memory(tmp_path):
+    """10000 x 10000 (100 megapixels, over Pillow's default warning limit): read silently, shrunk to
+    MAX_SIDE, with peak memory near the 100 MB of the decoded image (before: 1.7 GB)."""
+    path = tmp_path / "huge.png"
+    start = time.perf_counter()
+    write_grey_png(path, 10_000, 10_000, (2_000, 4_500, 8_000, 5_500))  # a 6000 x 1000 bar: a "1"
+    script = (
+        "import resource, sys\n"
+        "from mnistlab.predict import prepare_images\n"
+        "x, errors = prepare_images([sys.argv[1]], deskew=False)\n"
+        "print(x.shape, errors, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
+                            check=True)
+    seconds = time.perf_counter() - start
+    assert result.stderr == ""  # no DecompressionBombWarning or other Pillow text
+    assert result.stdout.startswith("(1, 28, 28) [None] ")
+    peak_mib = int(result.stdout.split()[-1])
+    assert peak_mib < 400, f"peak memory {peak_mib} MiB"
+    assert seconds < 5, f"{seconds:.1f} s"
+
+
+def test_huge_png_through_the_command(svm_model, tmp_path, capsys):
+    path = tmp_path / "huge.png"
+    write_grey_png(path, 10_000, 10_000, (2_000, 4_500, 8_000, 5_500))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["predict", str(path), "--model", str(svm_model)]) == 0
+    assert caught == []
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{path}: ") and out.count("\n") == 1 and err == ""
+
+
+def test_image_over_the_pixel_limit_is_one_line_naming_its_size(svm_model, tmp_path, capsys):
+    huge, good = tmp_path / "huge.png", tmp_path / "good.png"
+    write_grey_png(huge, 20_000, 20_000, (4_000, 9_000, 16_000, 11_000))  # valid, 400 megapixels
+    Image.fromarray(l_shape()).save(good)
+    start = time.perf_counter()
+    assert main(["predict", str(huge), str(good), "--model", str(svm_model)]) == 2
+    assert time.perf_counter() - start < 5  # refused from the header, never decoded
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{good}: ") and out.count("\n") == 1
+    assert err.count("\n") == 1 and err.startswith(f"error: {huge}: image of 20000 x 20000 pixels")
+    assert f"limit of {MAX_PIXELS / 1e6:.0f} megapixels" in err and "Decompression" not in err
+
+
+def test_large_jpeg_is_decoded_at_reduced_scale(tmp_path):
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(l_shape(background=255, ink=0)).resize((3072, 4096)).save(path, quality=90)
+    image = read_image(path)
+    assert image.size == (384, 512) and max(image.size) == MAX_SIDE
+    assert isinstance(image, JpegImagePlugin.JpegImageFile)  # decoded at 1/8 scale, not shrunk after
+    np.testing.assert_allclose(to_mnist(image), to_mnist(l_shape()), atol=0.15)
+
+
+def test_exif_orientation_survives_shrinking(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: display turned 90 degrees clockwise
+    Image.fromarray(l_shape(background=255, ink=0)).resize((1800, 2400)).save(path, exif=exif.tobytes())
+    with Image.open(path) as full:
+        expected = to_mnist(ImageOps.exif_transpose(full))
+    np.testing.assert_allclose(to_mnist(read_image(path)), expected, atol=0.1)
+    assert not np.allclose(to_mnist(read_image(path)), to_mnist(l_shape()), atol=0.1)
+
+
+def big_l(mode: str) -> Image.Image:
+    """The 'L' of :func:`l_shape`, 10 times larger (1200 x 900), black ink on white, in ``mode``."""
+    grey = Image.fromarray(l_shape(background=255, ink=0)).resize((900, 1200), Image.Resampling.NEAREST)
+    if mode == "I;16":
+        return Image.fromarray(np.asarray(grey).astype(np.uint16) * 257)
+    if mode in ("RGBA", "LA", "P+transparency"):
+        image = grey.convert("RGBA") if mode != "LA" else grey.convert("LA")
+        image.putalpha(Image.fromarray(255 - np.asarray(grey)))  # ink opaque, paper transparent
+        if mode != "P+transparency":
+            return image
+        buffer = io.BytesIO()
+        image.quantize(4).save(buffer, "PNG")  # a palette PNG with a tRNS chunk, as read from a file
+        return Image.open(buffer)
+    return grey.convert(mode)
+
+
+@pytest.mark.parametrize("mode", ["L", "1", "P", "RGB", "RGBA", "LA", "P+transparency", "I;16", "F"])
+def test_shrinking_keeps_the_digit_in_every_mode(mode):
+    image = big_l(mode)
+    small = shrink(image, max_side=300)
+    assert small.size == (225, 300) and "transparency" not in small.info
+    assert small.mode == {"1": "L", "P": "L", "P+transparency": "RGBA"}.get(mode, image.mode)
+    np.testing.assert_allclose(to_mnist(small), to_mnist(l_shape()), atol=0.15)
+
+
+def test_shrink_leaves_small_images_alone():
+    image = Image.fromarray(l_shape())
+    assert shrink(image) is image and max(image.size) <= MAX_SIDE
+
+
 # -- the command -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def svm_model(prepared_dir, tmp_path_factory):
-    """A pixel SVM trained on the sample's prepared (deskewed) splits, saved as .joblib."""
-    train, val = load_split("train", prepared_dir), load_split("val", prepared_dir)
+    """A pixel SVM trained on the sample's prepared (deskewed) splits, saved as it is in models/."""
+    train, val = load_split(prepared_dir / "train.npz"), load_split(prepared_dir / "val.npz")
     front = PixelFeatures(14)
     classifier, _ = fit_svm(front.transform(train.x), train.y, front.transform(val.x), val.y,
                             C=5.0, gamma="scale")
-    path = tmp_path_factory.mktemp("models") / "svm_pixels.joblib"
+    path = tmp_path_factory.mktemp("models") / "svm_pixels.skops"
     save_svm(SVMModel(front, classifier), path)
     return path
 
@@ -128,9 +269,7 @@ def test_28px_png_gets_the_same_class_as_the_prepared_array(svm_model, sample_te
         Image.fromarray(image).save(paths[-1])
     assert main(["predict", *paths, "--model", str(svm_model), "--json", "--deskew"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    from mnistlab.predictors import load_predictor
-
-    expected = load_predictor(svm_model).predict_proba(deskew(scale(images))).argmax(axis=1)
+    expected = predict.load_model(svm_model).predict_proba(deskew(scale(images))).argmax(axis=1)
     assert [row["digit"] for row in rows] == expected.tolist()
     assert np.mean(expected == labels) >= 0.9
     assert [row["image"] for row in rows] == paths
@@ -173,31 +312,91 @@ def truncated_png(path):
     path.write_bytes(path.read_bytes()[:60])
 
 
-@pytest.mark.parametrize(
-    ("make", "message"),
-    [(blank_png, "blank image"), (text_file, "not an image file"), (empty_file, "not an image file"),
-     (truncated_png, "image"), (Path.mkdir, "is a folder"), (None, "image file not found")],
-)
+BAD_IMAGES = [(blank_png, "blank image"), (text_file, "not an image file"), (empty_file, "not an image file"),
+              (truncated_png, "cannot decode"), (Path.mkdir, "is a folder"), (None, "file not found")]
+
+
+@pytest.mark.parametrize(("make", "message"), BAD_IMAGES)
 def test_bad_image_exits_2_with_one_line(svm_model, tmp_path, capsys, make, message):
     path = tmp_path / "input.png"
     if make is not None:
         make(path)
-    with pytest.raises(SystemExit) as exit_info:
-        main(["predict", str(path), "--model", str(svm_model)])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and str(path) in err and message in err
+    assert main(["predict", str(path), "--model", str(svm_model)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith(f"error: {path}: ")
+    assert message in err and "expected" in err
 
 
-def test_missing_model_exits_2(tmp_path, capsys):
+def test_bad_images_among_good_ones_each_get_their_line_in_order(svm_model, tmp_path, capsys):
+    paths, bad = [], []
+    for i, (make, _) in enumerate(BAD_IMAGES):
+        good = tmp_path / f"good{i}.png"
+        Image.fromarray(l_shape()).save(good)
+        path = tmp_path / f"bad{i}.png"
+        if make is not None:
+            make(path)
+        paths += [str(good), str(path)]
+        bad.append(str(path))
+    assert main(["predict", *paths, "--model", str(svm_model)]) == 2
+    out, err = capsys.readouterr()
+    assert [line.split(": ")[0] for line in out.splitlines()] == paths[::2]
+    assert all(line.endswith(")") and "probability" in line for line in out.splitlines())
+    err_lines = err.splitlines()
+    assert [line.split(": ")[1] for line in err_lines] == bad
+    for line, (_, message) in zip(err_lines, BAD_IMAGES, strict=True):
+        assert line.startswith("error: ") and message in line and "expected" in line
+
+
+def test_json_has_one_object_per_image_with_error_for_failed_ones(svm_model, tmp_path, capsys):
+    good, blank, missing = tmp_path / "good.png", tmp_path / "blank.png", tmp_path / "missing.png"
+    Image.fromarray(l_shape()).save(good)
+    blank_png(blank)
+    paths = [str(blank), str(good), str(missing), str(good)]
+    assert main(["predict", *paths, "--model", str(svm_model), "--json"]) == 2
+    out, err = capsys.readouterr()
+    rows = json.loads(out)
+    assert [row["image"] for row in rows] == paths
+    assert [sorted(row) for row in rows] == [["error", "image"], ["digit", "image", "probabilities",
+                                             "probability"], ["error", "image"],
+                                             ["digit", "image", "probabilities", "probability"]]
+    assert rows[0]["error"].startswith("blank image") and rows[2]["error"].startswith("file not found")
+    assert rows[1] == rows[3]
+    assert err == 'error: 2 of 4 images could not be classified (see "error" in the JSON)\n'
+
+
+def test_paths_are_named_as_given(svm_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(l_shape()).save("good.png")
+    assert main(["predict", "./good.png", "./missing.png", "--model", str(svm_model), "--json"]) == 2
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["image"] for row in rows] == ["./good.png", "./missing.png"]
+    assert rows[1]["error"].startswith("file not found")
+    assert main(["predict", "./missing.png", "--model", str(svm_model)]) == 2
+    assert capsys.readouterr().err.startswith("error: ./missing.png: file not found")
+
+
+def test_missing_model_exits_2_before_reading_images(tmp_path, capsys):
     image = tmp_path / "digit.png"
     Image.fromarray(l_shape()).save(image)
-    for model in ("models/none.joblib", "models/none.npz", "models/none.pt"):
-        with pytest.raises(SystemExit) as exit_info:
-            main(["predict", str(image), "--model", str(tmp_path / model)])
-        assert exit_info.value.code == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "model file not found" in err
+    for model in ("models/none.skops", "models/none.npz", "models/none.pt"):
+        assert_model_error(image, tmp_path / model, "model file not found", capsys)
+
+
+def test_malformed_model_file_is_one_line(tmp_path, capsys):
+    image = tmp_path / "digit.png"
+    Image.fromarray(l_shape()).save(image)
+    model = tmp_path / "model.npz"
+    model.write_text("not a model\n")
+    assert_model_error(image, model, "", capsys)
+    assert_model_error(image, tmp_path / "model.txt", "unknown model type", capsys)
+
+
+def assert_model_error(image, model, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", str(image), str(image.parent / "missing.png"), "--model", str(model)])
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith(f"error: {model}: ") and message in err
 
 
 def test_python_m_mnistlab_predict_reports_errors(tmp_path):

@@ -15,9 +15,10 @@ from mnistlab.errors import MnistlabError
 
 def test_prepared_splits_have_the_documented_format(prepared_dir):
     for name, n in (("train", 2000), ("val", 500), ("test", 500)):
-        split = load_split(name, prepared_dir)
+        split = load_split(prepared_dir / f"{name}.npz")
         assert split.x.shape == (n, 28, 28) and split.x.dtype == np.float32
-        assert split.x14.shape == (n, 14, 14) and split.x14.dtype == np.float32
+        with np.load(prepared_dir / f"{name}.npz") as data:
+            assert sorted(data.files) == ["x", "y"]  # 14x14 copies belong to the models that use them
         assert split.y.shape == (n,) and split.y.dtype == np.uint8
         assert 0.0 <= split.x.min() and split.x.max() <= 1.0
 
@@ -71,6 +72,19 @@ def test_val_size_too_large_names_the_key(sample_train, sample_test):
         prepare(sample_train, sample_test, val_size=10000)
 
 
+@pytest.mark.parametrize(("sizes", "message"), [
+    ({"val_size": 1}, r"prepare\.val_size = 1 \(1 images\): a stratified split needs at least one image of each"),
+    ({"val_size": 9995}, r"prepare\.val_size = 9995: leaves 5 of the 10000 images for training"),
+    ({"val_size": 0.0005}, r"prepare\.val_size = 0\.0005 \(5 images\)"),
+    ({"val_size": 100, "train_size": 5}, r"prepare\.train_size = 5 \(5 images\)"),
+    ({"val_size": 100, "test_size": 5}, r"prepare\.test_size = 5 \(5 images\)"),
+])
+def test_too_small_splits_name_the_key_the_user_wrote(sample_train, sample_test, sizes, message):
+    with pytest.raises(MnistlabError, match=message) as err:
+        prepare(sample_train, sample_test, **sizes)
+    assert "should be" not in str(err.value)  # not scikit-learn's message about the other part
+
+
 def test_label_counts(sample_train, sample_test):
     rows = label_counts(prepare(sample_train, sample_test, val_size=1000, deskew_images=False))
     assert [row["digit"] for row in rows] == list(range(10))
@@ -79,4 +93,4 @@ def test_label_counts(sample_train, sample_test):
 
 def test_missing_prepared_split(tmp_path):
     with pytest.raises(MnistlabError, match="dvc repro prepare"):
-        load_split("train", tmp_path)
+        load_split(tmp_path / "train.npz")

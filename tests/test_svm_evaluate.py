@@ -7,7 +7,7 @@ from mnistlab.svm import PixelFeatures, SVMModel, fit_svm, save_svm
 
 
 def test_pixel_svm_learns_saves_and_evaluates(prepared_dir, tmp_path):
-    train, val, test = (load_split(s, prepared_dir) for s in ("train", "val", "test"))
+    train, val, test = (load_split(prepared_dir / f"{s}.npz") for s in ("train", "val", "test"))
     front = PixelFeatures(14)
     classifier, metrics = fit_svm(front.transform(train.x), train.y, front.transform(val.x), val.y,
                                   C=5.0, gamma="scale")

@@ -4,7 +4,10 @@ import pytest
 import torch
 
 from mnistlab.errors import MnistlabError
-from mnistlab.torch_models.models import MODEL_NAMES, Normalize, architecture, build_model, count_params
+from mnistlab.registry import torch_variants
+from mnistlab.torch_models.models import Normalize, build_model, count_params, default_sizes
+
+MODEL_NAMES = torch_variants()
 
 # Hand counts: weights + biases of each layer.
 EXPECTED_PARAMS = {
@@ -28,11 +31,11 @@ def test_shapes_and_parameter_counts(name, normalize):
 
 
 def test_twins_take_their_sizes_from_the_numpy_net_params():
-    sizes = architecture("patchnet", hidden_sizes=[64, 32], patch_size=7, embed_channels=4)
+    sizes = {**default_sizes("patchnet"), "hidden_sizes": [64, 32], "patch_size": 7, "embed_channels": 4}
     model = build_model("patchnet", sizes)
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
     assert count_params(model) == (49 * 4 + 4) + (4 * 4 * 4 * 64 + 64) + (64 * 32 + 32) + (32 * 10 + 10)
-    mlp = build_model("mlp", architecture("mlp", hidden_sizes=[100]))
+    mlp = build_model("mlp", {**default_sizes("mlp"), "hidden_sizes": [100]})
     assert count_params(mlp) == (784 * 100 + 100) + (100 * 10 + 10)
 
 
@@ -51,9 +54,14 @@ def test_normalize_uses_mnist_statistics():
 
 
 def test_unknown_model_and_bad_patch_size():
-    with pytest.raises(MnistlabError, match="unknown"):
+    with pytest.raises(MnistlabError, match="no builder function"):
         build_model("resnet")
-    with pytest.raises(MnistlabError, match="unknown"):
-        architecture("resnet")
+    with pytest.raises(MnistlabError, match="no builder function"):
+        default_sizes("resnet")
     with pytest.raises(MnistlabError, match="mlp.patch_size"):
-        build_model("patchnet", architecture("patchnet", patch_size=5))
+        build_model("patchnet", {**default_sizes("patchnet"), "patch_size": 5})
+
+
+def test_every_registered_torch_model_has_a_builder_with_its_defaults():
+    for variant in MODEL_NAMES:
+        assert build_model(variant, default_sizes(variant))(torch.rand(1, 1, 28, 28)).shape == (1, 10)

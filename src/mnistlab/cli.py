@@ -1,4 +1,4 @@
-"""The ``mnistlab`` command: ``mnistlab predict ...``, ``mnistlab gradcheck ...``.
+"""The ``mnistlab`` command: ``mnistlab predict ...``, ``mnistlab gradcheck ...``, ``mnistlab sweep``.
 
 Each subcommand lives in its own module, which provides ``add_arguments(parser)`` and
 ``run(args) -> int`` (the exit code). User mistakes exit with code 2 and a one-line message.
@@ -15,6 +15,7 @@ from mnistlab.errors import exit_on_user_error
 SUBCOMMANDS = {
     "predict": ("mnistlab.predict", "classify image files with a trained model"),
     "gradcheck": ("mnistlab.nn.gradcheck", "check every NumPy layer's gradients by finite differences"),
+    "sweep": ("mnistlab.sweep", "summarise DVC experiments: means and intervals over seeds, paired tests"),
 }
 
 

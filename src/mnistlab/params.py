@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from mnistlab.data.sources import SOURCE_NAMES
 from mnistlab.errors import MnistlabError
@@ -23,8 +23,35 @@ from mnistlab.errors import MnistlabError
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 Seed = Annotated[int, Field(ge=0)]
+
+
+def _count_or_fraction(value):
+    """A count is an integer >= 1, a fraction a float strictly between 0 and 1: ``1.0`` or ``2.0``
+    is neither (is it all the images, or 1 image?), so it is refused rather than guessed."""
+    text = value.strip() if isinstance(value, str) else None
+    if text is not None:
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                return value  # let pydantic name the type error
+    if isinstance(value, bool):
+        raise ValueError("expected a count (an integer >= 1) or a fraction strictly between 0 and 1")
+    if isinstance(value, float) and not 0 < value < 1:
+        raise ValueError("expected a count (an integer >= 1, written without a decimal point) or a "
+                         "fraction strictly between 0 and 1")
+    if isinstance(value, int) and value < 1:
+        raise ValueError("expected a count (an integer >= 1) or a fraction strictly between 0 and 1")
+    return value
+
+
 # A subset size: a count (int >= 1) or a fraction of the available images (0 < float < 1).
-SizeOrFraction = Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, lt=1)]
+SizeOrFraction = Annotated[
+    Annotated[int, Field(ge=1, strict=True)] | Annotated[float, Field(gt=0, lt=1, strict=True)],
+    BeforeValidator(_count_or_fraction),
+]
 
 
 def _one_of(*allowed: int) -> AfterValidator:
@@ -144,7 +171,6 @@ class SVMParams(Section):
     gamma: Literal["scale", "auto"] | PositiveFloat = "scale"
     resolution: Resolution = 14
     train_size: SizeOrFraction | None = None
-    seed: Seed = 0
 
 
 class SGDParams(Section):
@@ -171,7 +197,7 @@ class MLPParams(Section):
     optimizer has its own learning rate and batch size.
     """
 
-    hidden_sizes: list[PositiveInt] = [512]
+    hidden_sizes: Annotated[list[PositiveInt], Field(min_length=1)] = [512]  # [] would be a linear model
     embedding: bool = False
     patch_size: PositiveInt = 4
     embed_channels: PositiveInt = 8
@@ -183,7 +209,6 @@ class MLPParams(Section):
     random_std: PositiveFloat = 0.01  # std of the naive "random" initialiser
     log_every: PositiveInt = 100  # updates
     max_shift: Annotated[int, Field(ge=0, le=4)] = 1  # random translation of training images, pixels
-    seed: Seed = 0
     sgd: SGDParams = SGDParams()
     adam: AdamParams = AdamParams()
 
@@ -198,11 +223,25 @@ class AugmentParams(Section):
     max_shift: Annotated[int, Field(ge=0, le=4)] = 0  # random whole-pixel translations, pixels
 
 
-TorchSchedule = Literal["constant", "step", "cosine", "onecycle"]
+TorchSchedule = Literal["constant", "cosine", "onecycle"]
+
+
+def _registered_torch_model(name: str) -> str:
+    # imported here: the registry is the validate stage's dependency, not every stage's (dvc.yaml)
+    from mnistlab.registry import torch_variants
+
+    known = torch_variants(twins=False)
+    if name not in known:
+        hint = " (the twins read mlp.*)" if name in torch_variants(twins=True) else ""
+        raise ValueError(f"unknown PyTorch model{hint}, expected one of {', '.join(known)} (mnistlab.registry)")
+    return name
+
+
+TorchVariant = Annotated[str, AfterValidator(_registered_torch_model)]
 
 
 class TorchModelParams(Section):
-    """``torch.models.<name>``: per-model overrides of the ``torch`` defaults; ``None`` keeps the default."""
+    """``torch.models.<variant>``: per-model overrides of the ``torch`` defaults; ``None`` keeps the default."""
 
     epochs: PositiveInt | None = None
     lr: PositiveFloat | None = None
@@ -214,48 +253,78 @@ class TorchModelParams(Section):
 
 
 class TorchParams(Section):
-    """``torch``: the PyTorch models (``mnistlab.torch_models``)."""
+    """``torch``: the PyTorch models that are not twins of the NumPy net (``mnistlab.torch_models``).
+
+    The twins (``torch_patchnet``, ``torch_mlp``) read ``mlp.*`` only.
+    """
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 64
     lr: PositiveFloat = 3e-3  # Adam; the peak rate of the onecycle schedule
     schedule: TorchSchedule = "onecycle"
-    lr_decay: Annotated[float, Field(gt=0, le=1)] = 0.8  # schedule "step": multiply the rate by this ...
-    lr_decay_every: PositiveInt = 5  # ... every this many epochs
-    weight_decay: Annotated[float, Field(ge=0)] = 0.0  # Adam's L2 penalty
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0  # L2 penalty on weights (not biases)
     normalize: bool = True  # MNIST mean 0.1307, std 0.3081
     augment: AugmentParams = AugmentParams()
-    log_every: PositiveInt = 100  # updates, for the twins' curves
-    seed: Seed = 0
-    # The twins (patchnet, mlp) default to the NumPy net's Adam settings (mlp.*), not to torch.*.
-    models: dict[Literal["logreg", "fnn", "cnn", "patchnet", "mlp"], TorchModelParams] = {
-        "logreg": TorchModelParams(augment=False),
-        "fnn": TorchModelParams(),
-        "cnn": TorchModelParams(epochs=15),
-        "patchnet": TorchModelParams(),
-        "mlp": TorchModelParams(),
+    # one entry per PyTorch model of the registry that is not a twin (a missing one: no overrides)
+    models: dict[TorchVariant, TorchModelParams] = {
+        "logreg": TorchModelParams(augment=False), "fnn": TorchModelParams(), "cnn": TorchModelParams(epochs=15)
     }
 
 
-class EvaluateParams(Section):
-    """``evaluate``: test-set evaluation and the visual report."""
+class ReportParams(Section):
+    """``report``: the figures of the report stage (galleries, embeddings)."""
 
     embedding_samples: PositiveInt = 2000
     gallery_size: PositiveInt = 36
     seed: Seed = 0
 
 
+class ComparePair(Section):
+    """One question of ``compare.pairs``: is model ``a`` better than model ``b`` on the test set?"""
+
+    question: Annotated[str, Field(min_length=1)]
+    a: str  # a model name (mnistlab.registry) or best_neural / best_classic
+    b: str
+
+    @field_validator("a", "b")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        from mnistlab.compare import BEST_ALIASES
+        from mnistlab.registry import MODELS
+
+        if value not in MODELS and value not in BEST_ALIASES:
+            raise ValueError(f"expected a model name ({', '.join(MODELS)}) or {' / '.join(BEST_ALIASES)}")
+        return value
+
+
+def _default_pairs() -> list[ComparePair]:
+    from mnistlab.compare import DEFAULT_PAIRS
+
+    return [ComparePair(**pair) for pair in DEFAULT_PAIRS]
+
+
+class CompareParams(Section):
+    """``compare``: paired tests on the test set (exact McNemar, paired bootstrap, Holm)."""
+
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    n_resamples: Annotated[int, Field(ge=100)] = 2000
+    seed: Seed = 0  # bootstrap seed
+    pairs: list[ComparePair] = Field(default_factory=_default_pairs)
+
+
 class Params(Section):
     """The whole ``params.yaml``."""
 
+    seed: Seed = 0  # every training stage's randomness (weights, shuffling, dropout, augmentation)
     data: DataParams = DataParams()
     prepare: PrepareParams = PrepareParams()
     gabor: GaborParams = GaborParams()
     svm: SVMParams = SVMParams()
     mlp: MLPParams = MLPParams()
     torch: TorchParams = TorchParams()
-    evaluate: EvaluateParams = EvaluateParams()
+    compare: CompareParams = Field(default_factory=CompareParams)
+    report: ReportParams = ReportParams()
 
 
 def _describe(errors: list[dict]) -> str:
@@ -301,7 +370,10 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     except (OSError, UnicodeDecodeError) as err:
         raise MnistlabError(f"{path}: cannot be read as a YAML text file ({err})") from None
     except yaml.YAMLError as err:
-        raise MnistlabError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise MnistlabError(f"{path}: not valid YAML: {where}{problem}") from None
     if not isinstance(raw, dict):
         raise MnistlabError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
     try:

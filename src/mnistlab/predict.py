@@ -1,11 +1,14 @@
 """``mnistlab predict IMAGE... --model models/<name>.<ext> [--json]``: classify your own digit images.
 
-Any image Pillow reads (PNG, JPEG, BMP, ...), of any size, colour or grey, dark ink on a light
-background or light ink on a dark one, is turned into an MNIST-like input the way the dataset was
-made (LeCun, Cortes and Burges, "The MNIST database", yann.lecun.com/exdb/mnist: "normalized to fit
-in a 20x20 pixel box while preserving their aspect ratio ... centered in a 28x28 image by computing
-the center of mass of the pixels"), by :func:`to_mnist`:
+Any image Pillow reads (PNG, JPEG, BMP, ...), of any size up to ``MAX_PIXELS``, colour or grey,
+dark ink on a light background or light ink on a dark one, is turned into an MNIST-like input the
+way the dataset was made (LeCun, Cortes and Burges, "The MNIST database", yann.lecun.com/exdb/mnist:
+"normalized to fit in a 20x20 pixel box while preserving their aspect ratio ... centered in a 28x28
+image by computing the center of mass of the pixels"), by :func:`read_image` and :func:`to_mnist`:
 
+0. images with a side over ``MAX_SIDE`` pixels are shrunk as they are read, by a whole factor
+   (JPEG: decoded at 1/2, 1/4 or 1/8 scale by ``Image.draft``; then box averaging,
+   ``Image.reduce``), so memory stays bounded; images over ``MAX_PIXELS`` are refused unread;
 1. grey levels in [0, 1] (ITU-R 601 luma for colour; transparent pixels drawn on white; the EXIF
    orientation of photos applied);
 2. ink = distance from the background level, the median of the border pixels; so a light
@@ -22,25 +25,35 @@ in params.yaml (the default). So ``predict`` then applies :func:`mnistlab.data.p
 the current folder; ``--deskew`` / ``--no-deskew`` override this. Use the same setting as the model
 was trained with.
 
-An unreadable file, a blank image (no ink) or a missing model file is a user error
-(:class:`~mnistlab.errors.MnistlabError`): one line on stderr and exit code 2.
+Output: one line per image, in the order given, ``path: digit (probability 0.987)`` on stdout, or
+``error: path: what is wrong, what was expected`` on stderr for an image that is missing, not an
+image, too large or blank (a :class:`~mnistlab.errors.MnistlabError`). With ``--json``, one JSON
+list on stdout with one object per image, ``{"image", "error"}`` for a failed one. The exit code is
+2 when any image failed, 0 otherwise. A missing or malformed model file is one line on stderr and
+exit code 2, before any image is read.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from mnistlab.constants import IMAGE_SIZE, N_CLASSES
 from mnistlab.errors import MnistlabError
 
-#: Side of the MNIST images, and of the box the digit is scaled into, pixels.
-IMAGE_SIZE = 28
+# The one place the model loader is named (it raises MnistlabError, one line, for a bad file).
+from mnistlab.registry import load_model
+
+#: Side of the box the digit is scaled into, pixels (MNIST).
 BOX_SIZE = 20
 #: Where the centre of mass goes, (row, column) in pixel indices: the MNIST test images average
 #: (13.99, 14.00) (measured on data/sample).
@@ -53,6 +66,17 @@ INK_THRESHOLD = 0.3
 MIN_CONTRAST = 0.1
 #: Width of the border strip whose median grey is taken as the background, as a fraction of the side.
 BORDER_FRACTION = 0.05
+#: Images with more pixels than this are refused before decoding: 120 megapixels, above a
+#: 10000 x 10000 scan and the largest phone photos (about 50 megapixels). Pillow's own
+#: decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``) is set to it while an image is decoded.
+#: Decoding holds the full image, at most 4 bytes a pixel (480 MB) for PNG and other formats;
+#: JPEG is decoded at reduced scale.
+MAX_PIXELS = 120_000_000
+#: Longest side, pixels, an image is shrunk to (by a whole factor) as it is read: the digit is
+#: scaled to 20 pixels anyway, so a few hundred pixels per side keep all it needs.
+MAX_SIDE = 512
+#: Pixels per strip when shrinking, so no full-size copy of the image is made.
+STRIP_PIXELS = 2**22
 
 
 def _grey_from_array(image: np.ndarray) -> np.ndarray:
@@ -73,15 +97,19 @@ def _grey_from_array(image: np.ndarray) -> np.ndarray:
 
 
 def _grey_from_pil(image: Image.Image) -> np.ndarray:
-    """Pillow image -> float32 grey (H, W) in [0, 1]; EXIF orientation applied, alpha drawn on white."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        return _grey_from_array(np.asarray(image))
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        image = image.convert("RGBA")
-        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, image)
-    return np.asarray(image.convert("L"), dtype=np.float32) / np.float32(255.0)
+    """Pillow image -> float32 grey (H, W) in [0, 1]; EXIF orientation applied, alpha drawn on white.
+
+    Pillow's UserWarnings (corrupt EXIF data, palette transparency as bytes) are not shown."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+            return _grey_from_array(np.asarray(image))
+        if image.has_transparency_data:
+            image = image.convert("RGBA")
+            white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(white, image)
+        return np.asarray(image.convert("L"), dtype=np.float32) / np.float32(255.0)
 
 
 def to_grey(image: Image.Image | np.ndarray) -> np.ndarray:
@@ -124,7 +152,7 @@ def ink_map(grey: np.ndarray) -> np.ndarray:
         If the image is empty or blank: no pixel differs from the background by ``MIN_CONTRAST``.
     """
     if grey.size == 0:
-        raise MnistlabError("empty image (0 pixels)")
+        raise MnistlabError("empty image (0 pixels), expected at least one pixel")
     h, w = grey.shape
     bh, bw = max(1, round(h * BORDER_FRACTION)), max(1, round(w * BORDER_FRACTION))
     strips = (grey[:bh], grey[-bh:], grey[:, :bw], grey[:, -bw:])
@@ -237,28 +265,114 @@ def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
     return centre_by_mass(fit_box(crop_to_ink(ink)))
 
 
+@contextlib.contextmanager
+def _pillow_limit(max_pixels: int | None) -> Iterator[None]:
+    """Within the block (reading a file): Pillow's decompression-bomb limit is ``max_pixels`` (None:
+    no check), its ``DecompressionBombWarning`` is raised as an error, its other warnings are not
+    shown (the image is used as Pillow reads it)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def shrink(image: Image.Image, max_side: int = MAX_SIDE) -> Image.Image:
+    """Shrink by the smallest whole factor that makes the longer side at most ``max_side``.
+
+    Box averaging (``Image.reduce``; alpha premultiplied), strip by strip (``STRIP_PIXELS``), so
+    no full-size copy is made. Modes that cannot be averaged are converted, strip by strip:
+    bilevel and palette to L, palette or colour-keyed images with transparency to RGBA, 16-bit
+    grey to I and back. ``image.info`` (EXIF orientation included) is kept, less ``transparency``.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        Any size and mode.
+
+    Returns
+    -------
+    PIL.Image.Image
+        ``image`` itself when its longer side is at most ``max_side``; else of size
+        ceil(W / factor) x ceil(H / factor), a new image.
+    """
+    width, height = image.size
+    factor = -(-max(width, height) // max_side)
+    if factor <= 1:
+        return image
+    mode = image.mode
+    if image.has_transparency_data and mode not in ("LA", "RGBA"):
+        work = "RGBA"  # a palette or a colour key: alpha for averaging
+    elif mode in ("1", "P"):
+        work = "L"
+    elif mode.startswith("I;16"):
+        work = "I"
+    else:
+        work = mode
+    out = Image.new(work, (-(-width // factor), -(-height // factor)))
+    rows = factor * max(1, STRIP_PIXELS // (width * factor))
+    for top in range(0, height, rows):
+        strip = image.crop((0, top, width, min(height, top + rows)))
+        strip = strip if strip.mode == work else strip.convert(work)
+        out.paste(strip.reduce(factor), (0, top // factor))
+    if mode.startswith("I;16"):
+        out = out.convert(mode)
+    out.info = {key: value for key, value in image.info.items() if key != "transparency"}
+    return out
+
+
 def read_image(path: str | os.PathLike) -> Image.Image:
-    """Open and decode an image file with Pillow.
+    """Open and decode an image file with Pillow, shrunk to ``MAX_SIDE`` pixels (:func:`shrink`).
+
+    The size is read from the header first: an image over ``MAX_PIXELS`` is refused without being
+    decoded. A JPEG is decoded directly at 1/2, 1/4 or 1/8 scale when it is large
+    (``Image.draft``). Pillow's warnings are not shown.
+
+    Returns
+    -------
+    PIL.Image.Image
+        Loaded, at most ``MAX_SIDE`` pixels per side, in the file's mode (see :func:`shrink`).
 
     Raises
     ------
     MnistlabError
-        If the file is missing, is not an image Pillow can read, or is truncated.
+        One line naming the file: missing, a folder, not an image Pillow can read, over
+        ``MAX_PIXELS``, or truncated/corrupt.
     """
     path = Path(path)
     if path.is_dir():
         raise MnistlabError(f"{path}: is a folder, expected an image file")
     if not path.is_file():
-        raise MnistlabError(f"{path}: image file not found")
+        raise MnistlabError(f"{path}: file not found, expected an image file (PNG, JPEG, BMP, ...)")
+    limit = f"the limit of {MAX_PIXELS / 1e6:.0f} megapixels"
     try:
-        with Image.open(path) as image:
+        with _pillow_limit(None):  # the header only: nothing is decoded here
+            image = Image.open(path)
+        with image, _pillow_limit(MAX_PIXELS):
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise MnistlabError(
+                    f"{path}: image of {width} x {height} pixels ({width * height / 1e6:.0f} megapixels) "
+                    f"is over {limit}; expected a smaller image (a digit needs a few hundred pixels a side)"
+                )
+            scale = MAX_SIDE / max(width, height)
+            if scale < 1:
+                image.draft(None, (max(1, round(width * scale)), max(1, round(height * scale))))
             image.load()
-            return image
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+            return shrink(image)
+    except UnidentifiedImageError:
         message = f"{path}: not an image file Pillow can read (expected PNG, JPEG or BMP)"
         raise MnistlabError(message) from None
-    except (OSError, ValueError, SyntaxError) as err:
-        raise MnistlabError(f"{path}: cannot decode the image ({str(err).splitlines()[0]})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MnistlabError(f"{path}: a frame of the image is over {limit}") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as err:
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        message = f"{path}: cannot decode the image ({reason}), expected a complete image file"
+        raise MnistlabError(message) from None
 
 
 def default_deskew(params_path: str | os.PathLike = "params.yaml") -> bool:
@@ -275,8 +389,17 @@ def default_deskew(params_path: str | os.PathLike = "params.yaml") -> bool:
         return True
 
 
-def prepare_images(paths: list[str | os.PathLike], deskew: bool) -> np.ndarray:
-    """Read image files and turn them into model inputs.
+def prepare_image(path: str | os.PathLike) -> np.ndarray:
+    """:func:`read_image`, then :func:`to_mnist`: ndarray of shape (28, 28), float32 in [0, 1], not
+    deskewed. Raises :class:`MnistlabError`, one line beginning with ``path`` as given."""
+    try:
+        return to_mnist(read_image(path))
+    except MnistlabError as err:
+        raise MnistlabError(f"{path}: {str(err).removeprefix(f'{Path(path)}: ')}") from None
+
+
+def prepare_images(paths: list[str | os.PathLike], deskew: bool) -> tuple[np.ndarray, list[str | None]]:
+    """Read image files and turn them into model inputs; a bad file does not stop the others.
 
     Parameters
     ----------
@@ -287,55 +410,61 @@ def prepare_images(paths: list[str | os.PathLike], deskew: bool) -> np.ndarray:
 
     Returns
     -------
-    ndarray of shape (len(paths), 28, 28), float32 in [0, 1]
-
-    Raises
-    ------
-    MnistlabError
-        Naming the first file that is missing, not an image, or blank.
+    images : ndarray of shape (n_read, 28, 28), float32 in [0, 1]
+        The images that could be read, in the order of ``paths``.
+    errors : list of (str or None), one per path
+        None for an image in ``images``; else the one-line :class:`MnistlabError` message, which
+        begins with the path.
     """
-    images = []
+    images, errors = [], []
     for path in paths:
         try:
-            images.append(to_mnist(read_image(path)))
+            images.append(prepare_image(path))
+            errors.append(None)
         except MnistlabError as err:
-            message = str(err)
-            raise MnistlabError(message if message.startswith(f"{path}:") else f"{path}: {message}") from None
-    x = np.stack(images).astype(np.float32)
-    if deskew:
+            errors.append(str(err))
+    x = np.stack(images).astype(np.float32) if images else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    if deskew and len(x):
         from mnistlab.data.prepare import deskew as deskew_images
 
         x = deskew_images(x)
-    return x
+    return x, errors
 
 
-def format_results(paths: list[str], proba: np.ndarray, as_json: bool) -> str:
-    """Text output: ``path: digit (probability 0.987)`` per line, or a JSON list with all ten.
+def results(paths: list[str], proba: np.ndarray, errors: list[str | None]) -> list[dict]:
+    """One record per path, in order: ``{"image", "digit", "probability", "probabilities": [p0, ...,
+    p9]}`` (6 decimals), taking the rows of ``proba`` (n_read, 10) in turn, or ``{"image", "error"}``
+    where ``errors`` (as :func:`prepare_images` returns) has a message (less its ``path: ``)."""
+    rows, read = [], iter(proba)
+    for path, error in zip(paths, errors, strict=True):
+        path = str(path)
+        if error is not None:
+            rows.append({"image": path, "error": error.removeprefix(f"{path}: ")})
+            continue
+        p = next(read)
+        digit = int(p.argmax())
+        rows.append({"image": path, "digit": digit, "probability": round(float(p[digit]), 6),
+                     "probabilities": [round(float(v), 6) for v in p]})
+    return rows
 
-    Parameters
-    ----------
-    paths : list of str
-    proba : ndarray of shape (len(paths), 10)
-    as_json : bool
-        JSON: ``[{"image", "digit", "probability", "probabilities": [p0, ..., p9]}, ...]``.
-    """
-    digits = proba.argmax(axis=1)
+
+def print_results(rows: list[dict], as_json: bool) -> None:
+    """JSON: the list of ``rows`` on stdout. Text: ``path: digit (probability 0.987)`` on stdout,
+    or ``error: path: message`` on stderr, one line per row in order (each flushed)."""
     if as_json:
-        rows = [
-            {"image": str(path), "digit": int(d), "probability": round(float(p[d]), 6),
-             "probabilities": [round(float(v), 6) for v in p]}
-            for path, d, p in zip(paths, digits, proba, strict=True)
-        ]
-        return json.dumps(rows, indent=2)
-    return "\n".join(
-        f"{path}: {d} (probability {p[d]:.3f})" for path, d, p in zip(paths, digits, proba, strict=True)
-    )
+        print(json.dumps(rows, indent=2), flush=True)
+        return
+    for row in rows:
+        if "error" in row:
+            print(f"error: {row['image']}: {row['error']}", file=sys.stderr, flush=True)
+        else:
+            print(f"{row['image']}: {row['digit']} (probability {row['probability']:.3f})", flush=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``mnistlab predict``."""
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, BMP, ...)")
-    parser.add_argument("--model", required=True, help="a trained model: models/<name>.{joblib,npz,pt}")
+    parser.add_argument("--model", required=True, help="a trained model: models/<name>.{skops,npz,pt}")
     parser.add_argument("--json", action="store_true", help="print all ten class probabilities as JSON")
     parser.add_argument(
         "--deskew", action=argparse.BooleanOptionalAction, default=None,
@@ -345,16 +474,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Classify ``args.images`` with ``args.model``; prints one line per image (or JSON); returns 0."""
-    from mnistlab.predictors import load_predictor
-
+    """Classify ``args.images`` with ``args.model``, one line (or JSON object) per image; return 0, or
+    2 when any image failed (1 when stdout closed early). A bad model raises :class:`MnistlabError`
+    before any image is read."""
     deskew = default_deskew() if args.deskew is None else args.deskew
-    predictor = load_predictor(args.model)
-    images = prepare_images(args.images, deskew)
-    proba = np.asarray(predictor.predict_proba(images), dtype=np.float64)
+    predictor = load_model(args.model)
+    images, errors = prepare_images(args.images, deskew)
+    proba = np.zeros((0, N_CLASSES))
+    if len(images):
+        proba = np.asarray(predictor.predict_proba(images), dtype=np.float64)
+    rows = results(args.images, proba, errors)
     try:
-        print(format_results(args.images, proba, args.json), flush=True)
+        print_results(rows, args.json)
     except BrokenPipeError:  # e.g. `mnistlab predict ... | head`: stop quietly, as the Python docs advise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    return 0
+    failed = sum(error is not None for error in errors)
+    if failed and args.json:
+        print(f'error: {failed} of {len(errors)} images could not be classified (see "error" in the JSON)',
+              file=sys.stderr)
+    return 2 if failed else 0

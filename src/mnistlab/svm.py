@@ -1,29 +1,61 @@
-"""Support vector machines (scikit-learn ``SVC``, RBF kernel) on raw pixels or Gabor features.
+"""Support vector machines (scikit-learn) on raw pixels or Gabor features, saved as data (skops).
 
 A trained model is an :class:`SVMModel`: a scikit-learn pipeline from images (N, 28, 28) to class
 probabilities: a feature step (:class:`PixelFeatures` or a fitted
-``mnistlab.features.gabor.GaborFeatures``), then the SVC wrapped in a sigmoid calibration fitted on
-the validation split (Platt scaling, Platt 1999, "Probabilistic outputs for support vector
-machines"), so that log loss is defined. Saved with joblib as ``models/svm_<features>.joblib``.
+``mnistlab.features.gabor.GaborFeatures``), then the classifier wrapped in a sigmoid calibration
+fitted on the validation split (Platt scaling, Platt 1999, "Probabilistic outputs for support vector
+machines"), so that log loss is defined. The classifier (``svm.method``) is either
+
+- ``exact``: ``sklearn.svm.SVC`` with an RBF kernel (libsvm; fit time grows roughly with the
+  square of the training images), or
+- ``nystroem``: the RBF kernel approximated by ``svm.n_components`` Nystroem features
+  (``sklearn.kernel_approximation.Nystroem``; Williams and Seeger 2001, "Using the Nystroem method
+  to speed up kernel machines") followed by a linear SVM (``sklearn.svm.LinearSVC``), linear in
+  the training images, so hundreds of thousands of images stay trainable.
+
+Models are saved with skops (``models/svm_<features>.skops``), a zip of JSON and ``.npy`` arrays:
+loading builds only the types in :data:`TRUSTED_TYPES` (and skops's own safe defaults: builtins,
+NumPy, scikit-learn estimators), never unpickles, and refuses any other type by name. Files of
+older versions (``.joblib`` pickles, which run code when loaded) are refused unread.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import time
+import zipfile
 from pathlib import Path
 
-import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
+from sklearn.kernel_approximation import Nystroem
 from sklearn.pipeline import Pipeline
-from sklearn.svm import SVC
+from sklearn.svm import SVC, LinearSVC
 
 from mnistlab.data.prepare import downsample
 from mnistlab.errors import MnistlabError
 from mnistlab.io import atomic_path
+
+#: ``svm.method`` values.
+METHODS = ("exact", "nystroem")
+#: Types that a model or transformer written by this project holds beyond skops's default-trusted
+#: ones, exactly as ``skops.io.get_untrusted_types`` lists them for the saved files
+#: (``svm_pixels``/``svm_gabor`` with either method, ``data/features/gabor.skops``).
+TRUSTED_TYPES = [
+    "mnistlab.features.gabor.FilterBank",
+    "mnistlab.features.gabor.GaborFeatures",
+    "mnistlab.svm.PixelFeatures",
+    "mnistlab.svm.SVMModel",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+]
+#: libsvm kernel cache of the exact SVC, MB (scikit-learn's default is 200).
+CACHE_SIZE_MB = 1000
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold: no build time in the file
 
 
 class PixelFeatures(TransformerMixin, BaseEstimator):
@@ -50,7 +82,7 @@ class PixelFeatures(TransformerMixin, BaseEstimator):
 
 
 class SVMModel:
-    """A fitted feature pipeline + calibrated SVC, with the predictor interface.
+    """A fitted feature pipeline + calibrated SVM, with the predictor interface.
 
     Parameters
     ----------
@@ -68,15 +100,66 @@ class SVMModel:
         return self.pipeline.predict_proba(images)
 
     @property
-    def svc(self) -> SVC:
+    def svm(self) -> SVC | Pipeline:
+        """The uncalibrated classifier: an ``SVC``, or a ``Nystroem`` + ``LinearSVC`` pipeline."""
         return self.pipeline[-1].estimator.estimator
 
     @property
     def n_params(self) -> int:
-        """Support vectors, dual coefficients, intercepts and the calibration's sigmoid parameters."""
-        svc = self.svc
-        n_classes = len(svc.classes_)
-        return int(svc.support_vectors_.size + svc.dual_coef_.size + svc.intercept_.size + 2 * n_classes)
+        """Fitted numbers: support vectors, dual coefficients and intercepts (exact), or Nystroem
+        landmarks, normalisation matrix, weights and intercepts (nystroem); plus the calibration's
+        two sigmoid parameters per class."""
+        svm = self.svm
+        n_classes = len(svm.classes_)
+        if isinstance(svm, SVC):
+            arrays = (svm.support_vectors_, svm.dual_coef_, svm.intercept_)
+        else:
+            nystroem, linear = svm[0], svm[-1]
+            arrays = (nystroem.components_, nystroem.normalization_, linear.coef_, linear.intercept_)
+        return int(sum(a.size for a in arrays) + 2 * n_classes)
+
+
+def resolve_gamma(gamma: str | float, x: np.ndarray) -> float:
+    """The RBF coefficient as ``SVC`` computes it: ``scale`` is 1 / (n_features * x.var()),
+    ``auto`` is 1 / n_features, a number is itself (1/feature units squared)."""
+    if gamma == "scale":
+        variance = float(np.var(x, dtype=np.float64))
+        return 1.0 / (x.shape[1] * variance) if variance > 0 else 1.0
+    if gamma == "auto":
+        return 1.0 / x.shape[1]
+    return float(gamma)
+
+
+def make_svm(method: str, C: float, gamma: float, n_components: int = 1000, seed: int = 0,
+             n_train: int | None = None) -> SVC | Pipeline:
+    """An unfitted classifier for ``svm.method``.
+
+    Parameters
+    ----------
+    method : {"exact", "nystroem"}
+    C : float
+        Regularisation, > 0 (the weight of the hinge losses in both methods).
+    gamma : float
+        RBF coefficient, > 0 (see :func:`resolve_gamma`).
+    n_components : int
+        Nystroem landmarks (``svm.n_components``); capped at ``n_train`` when given.
+    seed : int
+        Picks the Nystroem landmarks.
+
+    Raises
+    ------
+    MnistlabError
+        For an unknown ``method``.
+    """
+    if method == "exact":
+        return SVC(C=C, gamma=gamma, kernel="rbf", cache_size=CACHE_SIZE_MB)
+    if method == "nystroem":
+        n_components = min(n_components, n_train) if n_train else n_components
+        return Pipeline([
+            ("nystroem", Nystroem(kernel="rbf", gamma=gamma, n_components=n_components, random_state=seed)),
+            ("linear", LinearSVC(C=C, dual=False, max_iter=2000)),
+        ])
+    raise MnistlabError(f"svm.method = {method!r}: expected one of {', '.join(METHODS)}")
 
 
 def fit_svm(
@@ -86,8 +169,11 @@ def fit_svm(
     y_val: np.ndarray,
     C: float,
     gamma: str | float,
+    method: str = "exact",
+    n_components: int = 1000,
+    seed: int = 0,
 ) -> tuple[CalibratedClassifierCV, dict]:
-    """Fit an RBF ``SVC`` on feature vectors and calibrate its probabilities on the validation split.
+    """Fit an RBF SVM on feature vectors and calibrate its probabilities on the validation split.
 
     Parameters
     ----------
@@ -96,41 +182,152 @@ def fit_svm(
     C : float
         Regularisation (``svm.C``), > 0.
     gamma : {"scale", "auto"} or float
-        RBF kernel coefficient (``svm.gamma``), 1/feature units squared.
+        RBF kernel coefficient (``svm.gamma``), 1/feature units squared; the strings mean what
+        they mean for ``SVC`` in both methods (:func:`resolve_gamma` on the training features).
+    method : {"exact", "nystroem"}
+        ``svm.method``: libsvm's exact kernel SVM, or Nystroem features + a linear SVM.
+    n_components : int
+        ``svm.n_components``: Nystroem landmarks (ignored by ``exact``).
+    seed : int
+        Randomness of the Nystroem landmarks.
 
     Returns
     -------
     classifier : CalibratedClassifierCV
-        The frozen SVC with a sigmoid calibration per class.
+        The frozen classifier with a sigmoid calibration per class.
     metrics : dict
-        ``val_accuracy`` (of the SVC's own decision), ``train_seconds`` (fit and calibration, s),
-        ``n_support_vectors``, ``n_train``.
+        ``val_accuracy`` (of the uncalibrated decision), ``train_seconds`` (fit and calibration,
+        s), ``n_train``, ``method``, and ``n_support_vectors`` (exact) or ``n_components``
+        (nystroem).
+
+    Raises
+    ------
+    MnistlabError
+        For an unknown ``method``.
     """
     start = time.perf_counter()
-    svc = SVC(C=C, gamma=gamma, kernel="rbf").fit(x_train, y_train)
-    classifier = CalibratedClassifierCV(FrozenEstimator(svc), method="sigmoid").fit(x_val, y_val)
+    svm = make_svm(method, C, resolve_gamma(gamma, x_train), n_components, seed, len(y_train))
+    svm.fit(x_train, y_train)
+    classifier = CalibratedClassifierCV(FrozenEstimator(svm), method="sigmoid").fit(x_val, y_val)
     seconds = time.perf_counter() - start
     metrics = {
-        "val_accuracy": float(np.mean(svc.predict(x_val) == y_val)),
+        "val_accuracy": float(np.mean(svm.predict(x_val) == y_val)),
         "train_seconds": round(seconds, 3),
-        "n_support_vectors": int(svc.support_vectors_.shape[0]),
         "n_train": int(len(y_train)),
+        "method": method,
     }
+    if isinstance(svm, SVC):
+        metrics["n_support_vectors"] = int(svm.support_vectors_.shape[0])
+    else:
+        metrics["n_components"] = int(svm[0].n_components)
     return classifier, metrics
 
 
-def save_svm(model: SVMModel, path: str | os.PathLike) -> None:
-    """Save ``model`` with joblib to ``path`` (``.joblib``), atomically."""
+def _normalized_zip(data: bytes) -> bytes:
+    """Rewrite a skops zip so that equal objects give equal bytes.
+
+    skops names array files after ``id()`` (memory addresses) or ``uuid4``, keys its memo of shared
+    objects (``__id__``) by ``id()``, and stamps entries with the current time. Files are renamed
+    ``0.npy``, ``1.npy``, ... and memo keys numbered 0, 1, ... in the order the schema first
+    names them (a one-to-one renaming, so shared objects stay shared), and every entry gets the
+    same date and permissions.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        schema = json.loads(source.read("schema.json"))
+        renames: dict[str, str] = {}
+        ids: dict[int, int] = {}
+
+        def rename(node):
+            if isinstance(node, dict):
+                name = node.get("file")
+                if isinstance(name, str) and name in source.namelist():
+                    node["file"] = renames.setdefault(name, f"{len(renames)}{Path(name).suffix}")
+                if isinstance(node.get("__id__"), int):
+                    node["__id__"] = ids.setdefault(node["__id__"], len(ids))
+                for value in node.values():
+                    rename(value)
+            elif isinstance(node, list):
+                for value in node:
+                    rename(value)
+
+        rename(schema)
+        entries = [(new, source.read(old)) for old, new in renames.items()]
+    entries.append(("schema.json", json.dumps(schema, indent=2).encode()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as target:
+        for name, content in entries:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            target.writestr(info, content, compresslevel=6)
+    return out.getvalue()
+
+
+def dump_skops(obj: object, path: str | os.PathLike) -> None:
+    """Save ``obj`` with skops to ``path`` atomically, the same bytes for the same object."""
+    import skops.io
+
+    data = _normalized_zip(skops.io.dumps(obj))
     with atomic_path(path) as tmp:
-        joblib.dump(model, tmp)
+        tmp.write_bytes(data)
+
+
+def load_skops(path: str | os.PathLike, expected: type, what: str) -> object:
+    """Load a skops file written by :func:`dump_skops`, building only trusted types.
+
+    Parameters
+    ----------
+    path : str or path-like
+    expected : type
+        The class the file must hold.
+    what : str
+        What the file should be, for messages (``"mnistlab SVM model"``).
+
+    Raises
+    ------
+    MnistlabError
+        One line naming the file: a ``.joblib`` file of an older version (not read), a missing
+        file, a file that is not a skops zip, one holding types outside :data:`TRUSTED_TYPES`
+        and skops's defaults (named; nothing is built), or one holding something else.
+    """
+    import skops.io
+
+    path = Path(path)
+    if path.suffix == ".joblib":
+        raise MnistlabError(
+            f"{path}: old joblib model format, which can run code when loaded; retrain it with "
+            "`dvc repro` (or convert it yourself if you trust its origin)"
+        )
+    if not path.is_file():
+        raise MnistlabError(f"{path}: not found (train it with `dvc repro`)")
+    try:
+        untrusted = set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+    except Exception as err:  # zipfile, json and skops raise many kinds for a file that is not theirs
+        raise MnistlabError(f"{path}: not a skops file ({type(err).__name__}: {err})") from None
+    if untrusted:
+        raise MnistlabError(f"{path}: not loaded, it holds types mnistlab does not trust: "
+                            f"{', '.join(sorted(untrusted))}")
+    try:
+        obj = skops.io.load(path, trusted=TRUSTED_TYPES)
+    except Exception as err:  # only trusted types are built; anything else is a damaged file
+        message = str(err).splitlines()[0] if str(err) else ""
+        raise MnistlabError(f"{path}: not a readable {what} ({type(err).__name__}: {message})") from None
+    if not isinstance(obj, expected):
+        raise MnistlabError(f"{path}: holds a {type(obj).__name__}, expected a {what}")
+    return obj
+
+
+def save_svm(model: SVMModel, path: str | os.PathLike) -> None:
+    """Save ``model`` with skops to ``path`` (``models/svm_<features>.skops``), atomically."""
+    dump_skops(model, path)
 
 
 def load_svm(path: str | os.PathLike) -> SVMModel:
-    """Load a model saved by :func:`save_svm`; raises :class:`MnistlabError` if it is not one."""
-    try:
-        model = joblib.load(Path(path))
-    except Exception as err:  # joblib/pickle raise many kinds for a file that is not theirs
-        raise MnistlabError(f"{path}: not a readable joblib model ({type(err).__name__}: {err})") from None
-    if not isinstance(model, SVMModel):
-        raise MnistlabError(f"{path}: not an mnistlab SVM model (found {type(model).__name__})")
-    return model
+    """Load a model saved by :func:`save_svm` without running code from the file.
+
+    Raises
+    ------
+    MnistlabError
+        See :func:`load_skops`.
+    """
+    return load_skops(path, SVMModel, "mnistlab SVM model")

@@ -1,8 +1,8 @@
-"""Turn raw IDX images into model-ready arrays: scaling, deskewing, stratified splits, 14x14 copies.
+"""Turn raw IDX images into model-ready arrays: scaling, deskewing, stratified splits and subsets.
 
 Files written by the prepare stage, read by every training stage through :func:`load_split`:
-``data/prepared/{train,val,test}.npz`` with ``x`` float32 (N, 28, 28) in [0, 1], ``y`` uint8 (N,)
-and ``x14`` float32 (N, 14, 14) (2x2 mean pooling of ``x``).
+``data/prepared/{train,val,test}.npz`` with ``x`` float32 (N, 28, 28) in [0, 1] and ``y`` uint8
+(N,). Downsampling to 14x14 (:func:`downsample`) belongs to the model pipelines that use it.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ import numpy as np
 from scipy import ndimage
 from sklearn.model_selection import train_test_split
 
+from mnistlab.constants import N_CLASSES
 from mnistlab.errors import MnistlabError
 from mnistlab.io import save_npz
-
-PREPARED_DIR = Path("data/prepared")
 
 
 class Split(NamedTuple):
@@ -29,12 +28,10 @@ class Split(NamedTuple):
     ----------
     x : ndarray of shape (N, 28, 28), float32 in [0, 1]
     y : ndarray of shape (N,), uint8 in 0..9
-    x14 : ndarray of shape (N, 14, 14), float32 in [0, 1]
     """
 
     x: np.ndarray
     y: np.ndarray
-    x14: np.ndarray
 
 
 def scale(images: np.ndarray) -> np.ndarray:
@@ -84,21 +81,44 @@ def deskew(images: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
+def _part_size(size: int | float, n: int) -> int:
+    """Images in a part of ``size`` (a count, or a fraction of ``n`` rounded up as scikit-learn does)."""
+    return size if isinstance(size, int) else int(np.ceil(size * n))
+
+
+def _check_stratified(size: int | float, n: int, what: str, rest: str) -> None:
+    """Raise :class:`MnistlabError` naming ``what`` when a stratified split of ``n`` images into a
+    part of ``size`` and the ``rest`` cannot hold one image of every class in each part."""
+    part = _part_size(size, n)
+    if part > n:
+        raise MnistlabError(f"{what} = {size}: only {n} images are available")
+    if part < N_CLASSES:
+        raise MnistlabError(f"{what} = {size} ({part} images): a stratified split needs at least one "
+                            f"image of each of the {N_CLASSES} classes, so at least {N_CLASSES} images")
+    if n - part < N_CLASSES:
+        raise MnistlabError(f"{what} = {size}: leaves {n - part} of the {n} images for {rest}; at least "
+                            f"{N_CLASSES} are needed (one per class)")
+
+
 def stratified_subset(
     x: np.ndarray, y: np.ndarray, size: int | float | None, seed: int, what: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Keep ``size`` samples (a count, or a fraction in (0, 1)) with class proportions preserved.
 
-    ``None`` or a size equal to ``len(y)`` keeps everything. Raises :class:`MnistlabError`, naming
-    the parameter ``what``, when the count is larger than what is available.
+    ``None`` or a size equal to ``len(y)`` keeps everything.
+
+    Raises
+    ------
+    MnistlabError
+        Naming the parameter ``what``, when the count is larger than what is available or too
+        small (or too large) for every class to be kept.
     """
     if size is None or size == len(y):
         return x, y
-    if isinstance(size, int) and size > len(y):
-        raise MnistlabError(f"{what} = {size}: only {len(y)} images are available")
+    _check_stratified(size, len(y), what, "the images left out")
     try:
         x_kept, _, y_kept, _ = train_test_split(x, y, train_size=size, stratify=y, random_state=seed)
-    except ValueError as err:  # e.g. fewer images than classes: no stratified subset exists
+    except ValueError as err:  # e.g. a class with a single image
         raise MnistlabError(f"{what} = {size}: {err}") from None
     return x_kept, y_kept
 
@@ -109,10 +129,9 @@ def split_train_val(
     """Stratified, seeded split of the training images into training and validation parts.
 
     Returns ``x_train, x_val, y_train, y_val``; raises :class:`MnistlabError` naming
-    ``prepare.val_size`` when it leaves no training image.
+    ``prepare.val_size`` when either part cannot hold one image of every class.
     """
-    if isinstance(val_size, int) and val_size >= len(y):
-        raise MnistlabError(f"prepare.val_size = {val_size}: must be below the {len(y)} training images")
+    _check_stratified(val_size, len(y), "prepare.val_size", "training")
     try:
         return train_test_split(x, y, test_size=val_size, stratify=y, random_state=seed)
     except ValueError as err:
@@ -157,36 +176,36 @@ def prepare(
         x = scale(x)
         if deskew_images:
             x = deskew(x)
-        splits[name] = Split(x=x, y=y.astype(np.uint8), x14=downsample(x))
+        splits[name] = Split(x=x, y=y.astype(np.uint8))
     return splits
 
 
-def save_splits(splits: dict[str, Split], folder: str | os.PathLike = PREPARED_DIR) -> None:
-    """Write each split to ``folder/<name>.npz`` (keys ``x``, ``y``, ``x14``), atomically."""
+def save_splits(splits: dict[str, Split], folder: str | os.PathLike) -> None:
+    """Write each split to ``folder/<name>.npz`` (arrays ``x``, ``y``), atomically."""
     for name, split in splits.items():
         save_npz(Path(folder) / f"{name}.npz", **split._asdict())
 
 
-def load_split(name: str, folder: str | os.PathLike = PREPARED_DIR) -> Split:
-    """Load a prepared split (``"train"``, ``"val"`` or ``"test"``) written by :func:`save_splits`.
+def load_split(path: str | os.PathLike) -> Split:
+    """Load a prepared split (``data/prepared/train.npz`` ...) written by :func:`save_splits`.
 
     Raises
     ------
     MnistlabError
         If the file is missing (run the prepare stage first) or is not a prepared split.
     """
-    path = Path(folder) / f"{name}.npz"
+    path = Path(path)
     try:
-        with np.load(path) as data:
-            return Split(x=data["x"], y=data["y"], x14=data["x14"])
+        with np.load(path, allow_pickle=False) as data:
+            return Split(x=data["x"], y=data["y"])
     except FileNotFoundError:
         raise MnistlabError(f"{path}: not found; run `dvc repro prepare` first") from None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-        raise MnistlabError(f"{path}: not a prepared split with arrays x, y, x14 ({err}); "
+        raise MnistlabError(f"{path}: not a prepared split with arrays x and y ({err}); "
                             "run `dvc repro prepare` again") from None
 
 
 def label_counts(splits: dict[str, Split]) -> list[dict[str, int]]:
     """Rows ``{"digit", <split>: count, ...}`` for digits 0..9, for the label-distribution plot."""
-    counts = {name: np.bincount(split.y, minlength=10) for name, split in splits.items()}
-    return [{"digit": d, **{name: int(c[d]) for name, c in counts.items()}} for d in range(10)]
+    counts = {name: np.bincount(split.y, minlength=N_CLASSES) for name, split in splits.items()}
+    return [{"digit": d, **{name: int(c[d]) for name, c in counts.items()}} for d in range(N_CLASSES)]

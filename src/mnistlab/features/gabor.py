@@ -34,7 +34,6 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-import joblib
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -43,7 +42,6 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from mnistlab.errors import MnistlabError
-from mnistlab.io import atomic_path
 from mnistlab.params import GaborParams
 
 IMAGE_SIZE = 28
@@ -317,7 +315,8 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
 
     Parameters mirror the ``gabor`` section of params.yaml (:class:`mnistlab.params.GaborParams`,
     which documents units and ranges); build one from it with :meth:`from_params`. Works inside a
-    ``sklearn.pipeline.Pipeline`` in front of a classifier and pickles with joblib.
+    ``sklearn.pipeline.Pipeline`` in front of a classifier and saves with skops
+    (:func:`save_transformer`).
 
     Attributes
     ----------
@@ -459,29 +458,32 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
 
 
 def save_transformer(path: str | os.PathLike, features: GaborFeatures) -> None:
-    """Pickle a fitted :class:`GaborFeatures` with joblib to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        joblib.dump(features, tmp)
+    """Save a fitted :class:`GaborFeatures` with skops to ``path`` (``.skops``) atomically.
+
+    The file holds only data (JSON and ``.npy`` arrays), the same bytes for the same transformer
+    (:func:`mnistlab.svm.dump_skops`).
+    """
+    from mnistlab.svm import dump_skops
+
+    dump_skops(features, path)
 
 
 def load_transformer(path: str | os.PathLike) -> GaborFeatures:
-    """Load a :class:`GaborFeatures` written by :func:`save_transformer`.
+    """Load a :class:`GaborFeatures` written by :func:`save_transformer`, running no code from it.
 
     Raises
     ------
     MnistlabError
-        If the file is missing (run the gabor stage first) or holds something else.
+        If the file is missing (run the gabor stage first), is an old ``.joblib`` pickle (not
+        read), holds types outside :data:`mnistlab.svm.TRUSTED_TYPES` (named, nothing built), or
+        holds something else.
     """
+    from mnistlab.svm import load_skops
+
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and path.suffix != ".joblib":
         raise MnistlabError(f"{path}: not found; run `dvc repro gabor` first")
-    try:
-        features = joblib.load(path)
-    except Exception as err:  # joblib/pickle raise many kinds for a file that is not theirs
-        raise MnistlabError(f"{path}: not a readable joblib file ({type(err).__name__}: {err})") from None
-    if not isinstance(features, GaborFeatures):
-        raise MnistlabError(f"{path}: holds a {type(features).__name__}, expected a fitted GaborFeatures")
-    return features
+    return load_skops(path, GaborFeatures, "fitted GaborFeatures")
 
 
 def load_features(name: str, folder: str | os.PathLike = "data/features") -> tuple[np.ndarray, np.ndarray]:

@@ -7,11 +7,12 @@ backward pass needs), ``backward(grad_out) -> grad_in`` (adds the parameter grad
 
 Modules
 -------
-layers      Linear, ReLU, PatchEmbedding, Dropout, Flatten
-losses      SoftmaxCrossEntropy
+functional  the pure (out, cache) = f_forward(...), f_backward(dout, cache) functions
+layers      Linear, ReLU, PatchEmbedding, Dropout, Flatten (thin classes around them)
+losses      SoftmaxCrossEntropy (cross_entropy_forward / _backward)
 init        random_normal (naive), he_normal, xavier_uniform
 optim       SGD (momentum optional), Adam; step decay of the learning rate
-model       Sequential (forward, backward, save/load .npz), build_mlp, load_model
+model       Sequential (forward, backward, save/load .npz), build_mlp, load_network
 gradcheck   centred finite differences in float64; the ``mnistlab gradcheck`` command
-train       minibatch training with curve logging
+train       minibatch training with the curves of mnistlab.curves
 """

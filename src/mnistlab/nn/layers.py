@@ -1,24 +1,39 @@
 """Layers of the NumPy network: Linear, ReLU, PatchEmbedding, Dropout, Flatten.
 
-Every layer follows one protocol (numpy-ml's ``LayerBase``, micrograd's ``+=``):
+Two levels, as in the CS231n assignment code (``cs231n/layers.py``, ``fast_layers.py``):
 
-- ``params`` and ``grads`` are dicts with the same keys (``"W"``, ``"b"``; empty without
-  parameters);
-- ``forward(x, training=True)`` returns the output and keeps in ``cache`` only what
-  ``backward`` needs;
-- ``backward(grad_out)`` returns the gradient with respect to the input and ADDS the parameter
-  gradients into ``grads``; ``zero_grad()`` resets them.
+- pure functions in one shape, ``out, cache = f_forward(x, ...)`` and
+  ``dx, *dparams = f_backward(dout, cache)`` (``dx`` alone for a layer without parameters), in
+  :mod:`mnistlab.nn.functional` (re-exported here), so each formula can be read and tested alone;
+- thin classes with the protocol of :class:`Layer` (numpy-ml's ``LayerBase``, micrograd's ``+=``):
+  ``forward`` calls the pure forward and keeps its cache, ``backward`` calls the pure backward and
+  ADDS the parameter gradients into ``grads``; ``zero_grad()`` resets them.
 
-The arithmetic lives in short pure functions (``linear_forward``, ``linear_backward``, ...) as in
-the CS231n assignment code, so each formula can be read and tested on its own. Arrays are float32
-for training and float64 for gradient checks (:meth:`Layer.astype`).
+Every function keeps the dtype of its inputs: float32 for training, float64 for gradient checks
+(:meth:`Layer.astype`). Caches hold references to the inputs and weights, never copies.
 """
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 from mnistlab.errors import MnistlabError
+from mnistlab.nn.functional import (  # noqa: F401  (re-exported: the layer's arithmetic)
+    dropout_backward,
+    dropout_forward,
+    flatten_backward,
+    flatten_forward,
+    linear_backward,
+    linear_forward,
+    patch_embed_backward,
+    patch_embed_forward,
+    patches,
+    relu_backward,
+    relu_forward,
+    unpatch,
+)
 from mnistlab.nn.init import initialize
 
 
@@ -27,185 +42,88 @@ class ShapeError(MnistlabError, ValueError):
 
 
 # ----------------------------------------------------------------------------------------------
-# Pure functions
+# Layers: thin classes around the pure functions
 # ----------------------------------------------------------------------------------------------
 
 
-def linear_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Affine map ``out = x @ W + b``.
+class Layer(abc.ABC):
+    """The protocol of every layer (numpy-ml's ``LayerBase``, micrograd's ``+=``).
 
-    Parameters
+    Attributes
     ----------
-    x : ndarray of shape (N, D)
-    W : ndarray of shape (D, M)
-    b : ndarray of shape (M,)
-
-    Returns
-    -------
-    ndarray of shape (N, M)
+    params : dict of str to ndarray
+        Trainable arrays (``"W"``, ``"b"``); empty for a layer without parameters. Optimizers
+        update them in place.
+    grads : dict of str to ndarray
+        The same keys, shapes and dtypes as ``params``: dL/dparam summed over :meth:`backward` calls.
+    cache : tuple, ndarray or None
+        The pure forward function's cache from the last :meth:`forward`; None before it.
+    name : str
+        Used in error messages; :class:`~mnistlab.nn.model.Sequential` sets ``"layer i (Type)"``.
     """
-    out = x @ W
-    out += b
-    return out
-
-
-def linear_backward(
-    dout: np.ndarray, x: np.ndarray, W: np.ndarray, need_dx: bool = True
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """Gradients of :func:`linear_forward`.
-
-    Parameters
-    ----------
-    dout : ndarray of shape (N, M)
-        Upstream gradient.
-    x : ndarray of shape (N, D)
-        The forward input.
-    W : ndarray of shape (D, M)
-    need_dx : bool
-        Skip the input gradient (``dx`` is then ``None``), as for the first layer of a network.
-
-    Returns
-    -------
-    dx : ndarray of shape (N, D) or None
-        ``dout @ W.T``
-    dW : ndarray of shape (D, M)
-        ``x.T @ dout``
-    db : ndarray of shape (M,)
-        ``dout`` summed over the batch.
-    """
-    dx = dout @ W.T if need_dx else None
-    return dx, x.T @ dout, dout.sum(axis=0)
-
-
-def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``out = max(x, 0)``; returns ``(out, mask)`` with the boolean mask ``x > 0`` for backward."""
-    return np.maximum(x, 0), x > 0
-
-
-def relu_backward(dout: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Gradient of ReLU: ``dout`` where the input was positive, 0 elsewhere (0 at the kink)."""
-    return dout * mask
-
-
-def patches(x: np.ndarray, p: int) -> np.ndarray:
-    """Cut images into non-overlapping ``p`` x ``p`` patches, one row per patch.
-
-    Parameters
-    ----------
-    x : ndarray of shape (N, C, H, W), H and W multiples of ``p``
-
-    Returns
-    -------
-    ndarray of shape (N * H/p * W/p, C * p * p)
-        Rows ordered (n, i, j) over patch positions; columns (c, di, dj), the memory order of a
-        ``torch.nn.Conv2d`` kernel ``(out, C, p, p)``.
-    """
-    n, c, h, w = x.shape
-    blocks = x.reshape(n, c, h // p, p, w // p, p).transpose(0, 2, 4, 1, 3, 5)
-    return blocks.reshape(n * (h // p) * (w // p), c * p * p)
-
-
-def unpatch(rows: np.ndarray, shape: tuple[int, int, int, int], p: int) -> np.ndarray:
-    """Inverse of :func:`patches`: rows (N * H/p * W/p, C * p * p) back to images ``shape``."""
-    n, c, h, w = shape
-    blocks = rows.reshape(n, h // p, w // p, c, p, p).transpose(0, 3, 1, 4, 2, 5)
-    return blocks.reshape(shape)
-
-
-def patch_embed_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Convolution with stride = kernel size = p, as a reshape, a transpose and one matmul
-    (CS231n ``fast_layers.py``).
-
-    Parameters
-    ----------
-    x : ndarray of shape (N, C, H, W)
-    W : ndarray of shape (K, C, p, p)
-    b : ndarray of shape (K,)
-
-    Returns
-    -------
-    out : ndarray of shape (N, K, H/p, W/p)
-        Equal to ``torch.nn.functional.conv2d(x, W, b, stride=p)``.
-    rows : ndarray of shape (N * H/p * W/p, C * p * p)
-        The patches, kept for the weight gradient.
-    """
-    n, _, h, w = x.shape
-    k, p = W.shape[0], W.shape[2]
-    rows = patches(x, p)
-    out = rows @ W.reshape(k, -1).T
-    out += b
-    return out.reshape(n, h // p, w // p, k).transpose(0, 3, 1, 2), rows
-
-
-def patch_embed_backward(
-    dout: np.ndarray,
-    rows: np.ndarray,
-    W: np.ndarray,
-    x_shape: tuple[int, int, int, int],
-    need_dx: bool = True,
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """Gradients of :func:`patch_embed_forward`.
-
-    Parameters
-    ----------
-    dout : ndarray of shape (N, K, H/p, W/p)
-    rows : ndarray of shape (N * H/p * W/p, C * p * p)
-        The patches from the forward pass.
-    W : ndarray of shape (K, C, p, p)
-    x_shape : tuple (N, C, H, W)
-    need_dx : bool
-        Skip the input gradient (``dx`` is then ``None``).
-
-    Returns
-    -------
-    dx : ndarray of shape (N, C, H, W) or None
-    dW : ndarray of shape (K, C, p, p)
-    db : ndarray of shape (K,)
-    """
-    k, p = W.shape[0], W.shape[2]
-    dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, k)
-    dW = (dout_rows.T @ rows).reshape(W.shape)
-    dx = unpatch(dout_rows @ W.reshape(k, -1), x_shape, p) if need_dx else None
-    return dx, dW, dout_rows.sum(axis=0)
-
-
-def dropout_mask(shape: tuple[int, ...], drop_prob: float, rng: np.random.Generator, dtype) -> np.ndarray:
-    """Inverted-dropout mask: 0 with probability ``drop_prob``, else ``1 / (1 - drop_prob)``.
-
-    Srivastava et al. (2014), "Dropout", JMLR 15; the inverted form scales at training time so
-    evaluation is the identity.
-    """
-    keep = rng.random(shape, dtype=np.float32) >= drop_prob
-    return keep.astype(dtype) * dtype(1.0 / (1.0 - drop_prob))
-
-
-# ----------------------------------------------------------------------------------------------
-# Layers
-# ----------------------------------------------------------------------------------------------
-
-
-class Layer:
-    """Base class: empty ``params``/``grads``, ``cache`` set by ``forward``, ``zero_grad``."""
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
-        self.cache: tuple | None = None
+        self.cache = None
         self.name = type(self).__name__
 
+    @abc.abstractmethod
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        raise NotImplementedError
+        """Output for a batch; keeps in ``cache`` only what :meth:`backward` needs.
 
+        Parameters
+        ----------
+        x : ndarray of shape (N, ...), float32 (training) or float64 (checks)
+            The shape each layer expects is in its class docstring.
+        training : bool, default True
+            False selects evaluation behaviour (dropout becomes the identity).
+
+        Returns
+        -------
+        ndarray of shape (N, ...), the dtype of ``x``
+
+        Raises
+        ------
+        ShapeError
+            If ``x`` does not have the shape the layer expects.
+        """
+
+    @abc.abstractmethod
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        raise NotImplementedError
+        """Back-propagate through the last :meth:`forward`.
+
+        ADDS dL/dparam into ``grads[key]`` (``+=``: the gradients of several backward passes
+        accumulate until :meth:`zero_grad`); never changes ``params``.
+
+        Parameters
+        ----------
+        grad_out : ndarray of the shape of the last output
+            Upstream gradient dL/dout.
+        input_grad : bool, default True
+            False lets a layer skip dL/dx and return None where that saves work (the first layer
+            of a network); layers for which it costs nothing return it anyway.
+
+        Returns
+        -------
+        ndarray of the shape and dtype of the last input, or None
+            dL/dx.
+
+        Raises
+        ------
+        ShapeError
+            If ``grad_out`` does not match the last output.
+        RuntimeError
+            If called before :meth:`forward`.
+        """
 
     def zero_grad(self) -> None:
-        """Set every gradient to 0 (``backward`` adds into them)."""
+        """Set every gradient to 0 in place (``backward`` adds into them)."""
         for grad in self.grads.values():
             grad.fill(0)
 
     def astype(self, dtype) -> Layer:
-        """Cast parameters and gradients to ``dtype`` in place (float64 for gradient checks)."""
+        """Cast parameters and gradients to ``dtype`` (float64 for gradient checks); returns self."""
         for key in self.params:
             self.params[key] = self.params[key].astype(dtype)
             self.grads[key] = self.grads[key].astype(dtype)
@@ -229,7 +147,7 @@ class Layer:
             wanted = "(" + ", ".join("N" if e is None else str(e) for e in expected) + ")"
             raise ShapeError(f"{self.name}: {what} has shape {shape}, expected {wanted}")
 
-    def _cached(self) -> tuple:
+    def _cached(self):
         if self.cache is None:
             raise RuntimeError(f"{self.name}: backward called before forward")
         return self.cache
@@ -240,18 +158,18 @@ class Layer:
 
 
 class Linear(Layer):
-    """Fully connected layer ``y = x @ W + b``.
+    """Fully connected layer ``y = x @ W + b``: (N, in_features) -> (N, out_features).
 
     Parameters
     ----------
     in_features, out_features : int
-    init : {"he", "random", "xavier"}
-        Initialiser of ``W`` (see :mod:`mnistlab.nn.init`); ``b`` starts at 0.
+    init : {"he", "random", "xavier"}, default "he"
+        Initialiser of ``W`` (:mod:`mnistlab.nn.init`); ``b`` starts at 0.
     rng : np.random.Generator, optional
         Source of the initial weights; a fresh unseeded generator when None.
-    random_std : float
+    random_std : float, default 0.01
         Standard deviation of the ``"random"`` initialiser.
-    dtype : numpy dtype
+    dtype : numpy dtype, default float32
         float32 for training, float64 for checks.
 
     Attributes
@@ -277,19 +195,16 @@ class Linear(Layer):
         self._init_param("b", np.zeros(out_features, dtype=dtype))
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        """(N, in_features) -> (N, out_features)."""
+        """(N, in_features) -> (N, out_features); caches ``(x, W)``."""
         self._check("input", x, (None, self.in_features))
-        self.cache = (x,)
-        return linear_forward(x, self.params["W"], self.params["b"])
+        out, self.cache = linear_forward(x, self.params["W"], self.params["b"])
+        return out
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        """(N, out_features) -> (N, in_features); adds into ``grads["W"]`` and ``grads["b"]``.
-
-        ``input_grad=False`` skips the input gradient and returns None (first layer of a network).
-        """
-        (x,) = self._cached()
-        self._check("gradient", grad_out, (x.shape[0], self.out_features))
-        dx, dW, db = linear_backward(grad_out, x, self.params["W"], need_dx=input_grad)
+        """(N, out_features) -> (N, in_features) or None; adds into ``grads["W"]``, ``grads["b"]``."""
+        cache = self._cached()
+        self._check("gradient", grad_out, (cache[0].shape[0], self.out_features))
+        dx, dW, db = linear_backward(grad_out, cache, need_dx=input_grad)
         self.grads["W"] += dW
         self.grads["b"] += db
         return dx
@@ -299,33 +214,32 @@ class Linear(Layer):
 
 
 class ReLU(Layer):
-    """Rectified linear unit ``max(x, 0)``, elementwise, any shape."""
+    """Rectified linear unit ``max(x, 0)``, elementwise: any shape to the same shape."""
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        out, mask = relu_forward(x)
-        self.cache = (mask,)
+        out, self.cache = relu_forward(x)
         return out
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray:
-        (mask,) = self._cached()
-        self._check("gradient", grad_out, mask.shape)
-        return relu_backward(grad_out, mask)
+        cache = self._cached()
+        self._check("gradient", grad_out, cache.shape)
+        return relu_backward(grad_out, cache)
 
 
 class PatchEmbedding(Layer):
     """Non-overlapping ``p`` x ``p`` patches, each mapped linearly to ``out_channels`` numbers:
     a convolution with stride = kernel = ``p`` (the front end of a Vision Transformer).
 
-    Maps (N, in_channels, H, W) to (N, out_channels, H/p, W/p); the default 28x28 digits with
-    p = 4 and 8 channels give 7x7x8.
+    Maps (N, in_channels, H, W) to (N, out_channels, H/p, W/p), e.g. 28x28 digits with p = 4 and
+    8 channels to 8 x 7 x 7.
 
     Parameters
     ----------
     patch_size : int
     out_channels : int
-    in_channels : int
+    in_channels : int, default 1
     init, rng, random_std, dtype
-        As for :class:`Linear`; fans are ``in_channels * p * p`` and ``out_channels * p * p``.
+        As for :class:`Linear`; the fans are ``in_channels * p * p`` and ``out_channels * p * p``.
 
     Attributes
     ----------
@@ -360,16 +274,15 @@ class PatchEmbedding(Layer):
                 f"{self.name}: input has shape {x.shape}, whose height and width are not multiples "
                 f"of the patch size {p}"
             )
-        out, rows = patch_embed_forward(x, self.params["W"], self.params["b"])
-        self.cache = (rows, x.shape)
+        out, self.cache = patch_embed_forward(x, self.params["W"], self.params["b"], p)
         return out
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        """(N, out_channels, H/p, W/p) -> (N, C, H, W); adds into ``grads``."""
-        rows, x_shape = self._cached()
-        p = self.patch_size
-        self._check("gradient", grad_out, (x_shape[0], self.out_channels, x_shape[2] // p, x_shape[3] // p))
-        dx, dW, db = patch_embed_backward(grad_out, rows, self.params["W"], x_shape, need_dx=input_grad)
+        """(N, out_channels, H/p, W/p) -> (N, C, H, W) or None; adds into ``grads``."""
+        cache = self._cached()
+        (n, _, h, w), p = cache[2], self.patch_size
+        self._check("gradient", grad_out, (n, self.out_channels, h // p, w // p))
+        dx, dW, db = patch_embed_backward(grad_out, cache, need_dx=input_grad)
         self.grads["W"] += dW
         self.grads["b"] += db
         return dx
@@ -384,14 +297,20 @@ class PatchEmbedding(Layer):
 
 
 class Dropout(Layer):
-    """Inverted dropout: in training, zero each unit with probability ``drop_prob`` and scale the
-    kept ones by ``1 / (1 - drop_prob)``; in evaluation, the identity.
+    """Inverted dropout (:func:`dropout_forward`), any shape: in training, zero each unit with
+    probability ``drop_prob`` and scale the kept ones by ``1 / (1 - drop_prob)``; in evaluation,
+    the identity.
 
     Parameters
     ----------
     drop_prob : float in [0, 1)
     rng : np.random.Generator, optional
         Source of the masks; a fresh unseeded generator when None.
+
+    Raises
+    ------
+    MnistlabError
+        If ``drop_prob`` is outside [0, 1).
     """
 
     def __init__(self, drop_prob: float, rng: np.random.Generator | None = None) -> None:
@@ -402,17 +321,13 @@ class Dropout(Layer):
         self.rng = np.random.default_rng() if rng is None else rng
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        if not training or self.drop_prob == 0.0:
-            self.cache = (None, x.shape)
-            return x
-        mask = dropout_mask(x.shape, self.drop_prob, self.rng, x.dtype.type)
-        self.cache = (mask, x.shape)
-        return x * mask
+        out, self.cache = dropout_forward(x, self.drop_prob, self.rng, training=training)
+        return out
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray:
-        mask, shape = self._cached()
-        self._check("gradient", grad_out, shape)
-        return grad_out if mask is None else grad_out * mask
+        cache = self._cached()
+        self._check("gradient", grad_out, cache[1])
+        return dropout_backward(grad_out, cache)
 
     def config(self) -> dict:
         return {"type": "Dropout", "drop_prob": self.drop_prob}
@@ -422,36 +337,10 @@ class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1 * d2 * ...), a view; backward reshapes back."""
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        self.cache = (x.shape,)
-        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
+        out, self.cache = flatten_forward(x)
+        return out
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray:
-        (shape,) = self._cached()
+        shape = self._cached()
         self._check("gradient", grad_out, (shape[0], int(np.prod(shape[1:]))))
-        return grad_out.reshape(shape)
-
-
-#: layer type name -> class, for rebuilding saved models
-LAYERS: dict[str, type[Layer]] = {
-    cls.__name__: cls for cls in (Linear, ReLU, PatchEmbedding, Dropout, Flatten)
-}
-
-
-def layer_from_config(config: dict, rng: np.random.Generator | None = None) -> Layer:
-    """Rebuild a layer from :meth:`Layer.config` (parameters freshly initialised; load them after).
-
-    Raises
-    ------
-    MnistlabError
-        If the type is unknown or the arguments do not fit.
-    """
-    config = dict(config)
-    kind = config.pop("type", None)
-    if kind not in LAYERS:
-        raise MnistlabError(f"unknown layer type {kind!r}, expected one of {', '.join(LAYERS)}")
-    if kind in ("Linear", "PatchEmbedding", "Dropout"):
-        config["rng"] = rng
-    try:
-        return LAYERS[kind](**config)
-    except TypeError as err:
-        raise MnistlabError(f"layer {kind}: bad arguments {config} ({err})") from None
+        return flatten_backward(grad_out, shape)

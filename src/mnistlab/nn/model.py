@@ -2,7 +2,8 @@
 
 A saved model is one uncompressed ``.npz``: ``architecture`` (a JSON string: format, input shape,
 the layers' constructor arguments) and one array per parameter, ``"<layer index>.<key>"``
-(e.g. ``"0.W"``). :func:`load_model` rebuilds the network from that file alone.
+(e.g. ``"0.W"``). :func:`load_network` rebuilds the network from that file alone, without
+executing anything from it (``allow_pickle=False``).
 """
 
 from __future__ import annotations
@@ -15,23 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab.constants import IMAGE_SIZE, N_CLASSES
 from mnistlab.errors import MnistlabError
 from mnistlab.io import save_npz
-from mnistlab.nn.layers import (
-    Dropout,
-    Flatten,
-    Layer,
-    Linear,
-    PatchEmbedding,
-    ReLU,
-    ShapeError,
-    layer_from_config,
-)
+from mnistlab.nn.layers import Dropout, Flatten, Layer, Linear, PatchEmbedding, ReLU, ShapeError
 from mnistlab.nn.losses import softmax
 
+#: format tag stored in every saved network
 FORMAT = "mnistlab.nn.Sequential/1"
-IMAGE_SIZE = 28
-N_CLASSES = 10
+
+#: layer type name -> class, for rebuilding saved networks
+LAYERS: dict[str, type[Layer]] = {
+    cls.__name__: cls for cls in (Linear, ReLU, PatchEmbedding, Dropout, Flatten)
+}
 
 
 class Sequential:
@@ -55,17 +52,39 @@ class Sequential:
     # -- training -------------------------------------------------------------------------------
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        """Logits of a batch ``x`` of shape (N, *input_shape); keeps each layer's cache."""
+        """Logits of a batch; each layer keeps its cache for :meth:`backward`.
+
+        Parameters
+        ----------
+        x : ndarray of shape (N, *input_shape), the dtype of the parameters
+        training : bool, default True
+            False for evaluation (dropout off).
+
+        Returns
+        -------
+        ndarray of shape (N, 10)
+        """
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
 
     def backward(self, grad: np.ndarray, input_grad: bool = False) -> np.ndarray | None:
-        """Back-propagate the gradient of the loss with respect to the logits.
+        """Back-propagate the gradient of the loss through every layer, last to first.
 
-        Adds every parameter gradient into the layers' ``grads``. The gradient with respect to
-        the input is computed and returned only when ``input_grad`` is true (it costs a matmul
-        in the first layer and training does not need it).
+        Adds every parameter gradient into the layers' ``grads`` (call :meth:`zero_grad` between
+        batches).
+
+        Parameters
+        ----------
+        grad : ndarray of shape (N, 10)
+            dL/dlogits, e.g. ``SoftmaxCrossEntropy.backward()``.
+        input_grad : bool, default False
+            Also compute dL/dx in the first layer (a matmul that training does not need).
+
+        Returns
+        -------
+        ndarray of shape (N, *input_shape), or None
+            dL/dx; None when ``input_grad`` is false and the first layer skips it.
         """
         for i in range(len(self.layers) - 1, -1, -1):
             grad = self.layers[i].backward(grad, input_grad=input_grad or i > 0)
@@ -179,8 +198,37 @@ class Sequential:
         return f"Sequential([{inner}], input_shape={self.input_shape})"
 
 
-def load_model(path: str | os.PathLike) -> Sequential:
+def layer_from_config(config: dict, rng: np.random.Generator | None = None) -> Layer:
+    """Rebuild a layer from :meth:`Layer.config` (parameters freshly initialised; load them after).
+
+    Parameters
+    ----------
+    config : dict
+        ``{"type": <name in LAYERS>, <constructor arguments>}``.
+    rng : np.random.Generator, optional
+        For the initial weights and the dropout masks.
+
+    Raises
+    ------
+    MnistlabError
+        If the type is unknown or the arguments do not fit.
+    """
+    config = dict(config)
+    kind = config.pop("type", None)
+    if kind not in LAYERS:
+        raise MnistlabError(f"unknown layer type {kind!r}, expected one of {', '.join(LAYERS)}")
+    if kind in ("Linear", "PatchEmbedding", "Dropout"):
+        config["rng"] = rng
+    try:
+        return LAYERS[kind](**config)
+    except TypeError as err:
+        raise MnistlabError(f"layer {kind}: bad arguments {config} ({err})") from None
+
+
+def load_network(path: str | os.PathLike) -> Sequential:
     """Rebuild a :class:`Sequential` saved by :meth:`Sequential.save`.
+
+    The NumPy side's own loader; :func:`mnistlab.registry.load_model` dispatches to it by suffix.
 
     Parameters
     ----------

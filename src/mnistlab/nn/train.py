@@ -1,14 +1,13 @@
 """Minibatch training of the NumPy network, with learning-rate step decay and curve logging.
 
 :func:`train_one_epoch` is the inner loop (also timed by ``benchmarks/numpy_vs_torch.py``);
-:func:`fit` adds epochs, the schedule, divergence detection and the training/validation curves;
-:func:`train_mlp` builds the network and optimizer from the ``mlp`` params and logs the curves with
-DVCLive, for the ``train_mlp`` stage.
+:func:`fit` adds epochs, the schedule, the divergence check and the curves of the shared training
+protocol (:mod:`mnistlab.curves`); :func:`train_mlp` builds the network and optimizer from the
+``mlp`` params, for the ``train_mlp`` stage.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -16,22 +15,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mnistlab.constants import IMAGE_SIZE
+from mnistlab.curves import CurveLogger, DivergenceError, check_finite
 from mnistlab.errors import MnistlabError
 from mnistlab.nn.losses import SoftmaxCrossEntropy
-from mnistlab.nn.model import IMAGE_SIZE, Sequential, build_mlp
+from mnistlab.nn.model import Sequential, build_mlp
 from mnistlab.nn.optim import SGD, Adam, Optimizer, step_decay
 
-#: a curve logger: ``log(step, {"train/loss": ..., ...})``
-LogFn = Callable[[int, dict[str, float]], None]
-#: called after every update with (loss, number correct, batch size)
+__all__ = ["DivergenceError", "fit", "loss_and_accuracy", "random_shift", "train_mlp", "train_one_epoch"]
+
+#: called after every update with (mean loss, number correct, batch size)
 BatchFn = Callable[[float, int, int], None]
 
 
-class DivergenceError(MnistlabError):
-    """The training loss became NaN or infinite; the message names the update, loss and rate."""
-
-
-def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 2048) -> tuple[float, float]:
+def loss_and_accuracy(
+    model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 2048
+) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` in evaluation mode.
 
     Parameters
@@ -90,7 +89,6 @@ def train_one_epoch(
     batch_size: int,
     rng: np.random.Generator,
     on_batch: BatchFn | None = None,
-    first_update: int = 0,
     max_shift: int = 0,
 ) -> int:
     """One pass over the shuffled training set in minibatches (the last one may be smaller).
@@ -106,9 +104,8 @@ def train_one_epoch(
     rng : np.random.Generator
         Shuffles the order.
     on_batch : callable, optional
-        ``on_batch(loss, n_correct, n)`` after each update.
-    first_update : int
-        Number of updates done before this epoch (for error messages).
+        ``on_batch(mean_loss, n_correct, n)`` after each update; it may raise to stop training
+        (:func:`fit` checks the loss there).
     max_shift : int
         Random translation of each training image by up to this many pixels (:func:`random_shift`).
 
@@ -117,10 +114,6 @@ def train_one_epoch(
     int
         Number of updates made.
 
-    Raises
-    ------
-    DivergenceError
-        If a batch loss is NaN or infinite; names the update, the loss and the learning rate.
     """
     order = rng.permutation(len(y))
     updates = 0
@@ -130,11 +123,6 @@ def train_one_epoch(
         with np.errstate(over="ignore", invalid="ignore"):  # overflow shows as a NaN/inf loss below
             logits = model.forward(xb, training=True)
             loss = loss_fn.forward(logits, yb)
-        if not math.isfinite(loss):
-            raise DivergenceError(
-                f"training diverged at update {first_update + updates + 1}: loss = {loss} with "
-                f"learning rate {optimizer.lr:g}; lower the learning rate"
-            )
         optimizer.zero_grad()
         model.backward(loss_fn.backward())
         optimizer.step()
@@ -156,27 +144,6 @@ class FitResult:
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
 
-class _CurveWindow:
-    """Running train loss/accuracy since the last curve point."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.loss_sum, self.correct, self.seen, self.batches = 0.0, 0, 0, 0
-
-    def add(self, loss: float, correct: int, n: int) -> None:
-        self.loss_sum += loss
-        self.batches += 1
-        self.correct += correct
-        self.seen += n
-
-    def pop(self) -> dict[str, float]:
-        out = {"train/loss": self.loss_sum / self.batches, "train/accuracy": self.correct / self.seen}
-        self.reset()
-        return out
-
-
 def fit(
     model: Sequential,
     optimizer: Optimizer,
@@ -188,15 +155,16 @@ def fit(
     lr_decay: float = 1.0,
     lr_decay_every: int = 1,
     log_every: int = 100,
-    log: LogFn | None = None,
+    curves: CurveLogger | None = None,
     lr_name: str = "the learning rate",
     max_shift: int = 0,
 ) -> FitResult:
     """Train ``model`` for ``epochs`` epochs with step decay of the learning rate.
 
-    Every ``log_every`` updates (and after the last one), the mean training loss and accuracy of
-    the updates since the previous point and the validation loss, accuracy and error are recorded
-    with step = number of updates, and passed to ``log``.
+    Every ``log_every`` updates (and after the last one) a curve point is written with
+    :class:`mnistlab.curves.CurveLogger`, the protocol shared with the PyTorch models: mean
+    training loss and accuracy over the images since the previous point, validation loss,
+    accuracy and error on the whole validation split, step = number of updates.
 
     Parameters
     ----------
@@ -207,13 +175,13 @@ def fit(
     train, val : tuple of (ndarray of shape (N, 28, 28) float32, ndarray of shape (N,) uint8)
     epochs, batch_size : int
     rng : np.random.Generator
-        Shuffling.
+        Shuffling and shifts.
     lr_decay, lr_decay_every : float, int
         The rate of epoch e (0-based) is ``lr * lr_decay ** (e // lr_decay_every)``.
     log_every : int
         Updates between curve points.
-    log : callable, optional
-        ``log(step, metrics)``, e.g. to DVCLive.
+    curves : CurveLogger, optional
+        Where the points go (e.g. DVCLive); kept in memory only when None.
     lr_name : str
         How the learning rate is named in the divergence message (e.g. ``"mlp.adam.lr"``).
     max_shift : int
@@ -226,50 +194,38 @@ def fit(
     Raises
     ------
     DivergenceError
-        If the loss becomes NaN or infinite (the model is then unusable).
+        If the training or validation loss becomes NaN or infinite (the model is then unusable).
     """
     x_train = train[0].reshape(len(train[0]), *model.input_shape).astype(model.dtype, copy=False)
     y_train = train[1].astype(np.intp)
     y_val = val[1].astype(np.intp)
-    loss_fn, window = SoftmaxCrossEntropy(), _CurveWindow()
-    curves: dict[str, list[tuple[int, float]]] = {}
+    loss_fn = SoftmaxCrossEntropy()
+    curves = CurveLogger() if curves is None else curves
     base_lr, updates = optimizer.lr, 0
 
     def record() -> None:
-        val_loss, val_acc = evaluate(model, val[0], y_val)
-        if not math.isfinite(val_loss):
-            raise DivergenceError(
-                f"training diverged at update {updates}: validation loss = {val_loss} with "
-                f"learning rate {optimizer.lr:g}; lower the learning rate"
-            )
-        metrics = {**window.pop(), "val/loss": val_loss, "val/accuracy": val_acc, "val/error": 1.0 - val_acc}
-        for name, value in metrics.items():
-            curves.setdefault(name, []).append((updates, value))
-        if log is not None:
-            log(updates, metrics)
+        val_loss, val_acc = loss_and_accuracy(model, val[0], y_val)
+        check_finite(val_loss, "val/loss", updates, optimizer.lr, lr_name)
+        curves.point(updates, val_loss, val_acc)
 
     def on_batch(loss: float, correct: int, n: int) -> None:
         nonlocal updates
         updates += 1
-        window.add(loss, correct, n)
+        check_finite(loss, "loss", updates, optimizer.lr, lr_name)
+        curves.add_batch(loss, correct, n)
         if updates % log_every == 0:
             record()
 
     start = time.perf_counter()
     for epoch in range(epochs):
         optimizer.lr = step_decay(base_lr, epoch, lr_decay, lr_decay_every)
-        try:
-            train_one_epoch(
-                model, loss_fn, optimizer, x_train, y_train, batch_size, rng, on_batch, updates, max_shift
-            )
-        except DivergenceError as err:
-            raise DivergenceError(str(err).replace("the learning rate", lr_name)) from None
-    if window.batches:
+        train_one_epoch(model, loss_fn, optimizer, x_train, y_train, batch_size, rng, on_batch, max_shift)
+    if curves.pending:
         record()
     seconds = time.perf_counter() - start
     optimizer.lr = base_lr
-    val_loss, val_acc = curves["val/loss"][-1][1], curves["val/accuracy"][-1][1]
-    return FitResult(val_loss, val_acc, updates, epochs, seconds, curves)
+    val_loss, val_acc = curves.points["val/loss"][-1][1], curves.points["val/accuracy"][-1][1]
+    return FitResult(val_loss, val_acc, updates, epochs, seconds, curves.points)
 
 
 OPTIMIZERS = ("sgd", "adam")
@@ -291,23 +247,13 @@ def make_optimizer(name: str, model: Sequential, params) -> tuple[Optimizer, int
     raise MnistlabError(f"optimizer = {name!r}: expected one of {', '.join(OPTIMIZERS)}")
 
 
-def dvclive_logger(live) -> LogFn:
-    """A :data:`LogFn` writing each point to a ``dvclive.Live`` at step = updates."""
-
-    def log(step: int, metrics: dict[str, float]) -> None:
-        live.step = step
-        for name, value in metrics.items():
-            live.log_metric(name, value)
-
-    return log
-
-
 def train_mlp(
     params,
     optimizer: str,
     init: str,
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
+    seed: int = 0,
     curves_dir: str | os.PathLike | None = None,
 ) -> tuple[Sequential, dict[str, float | int]]:
     """Build, train and measure the network of the ``mlp`` params.
@@ -318,6 +264,8 @@ def train_mlp(
     optimizer : {"sgd", "adam"}
     init : {"random", "he", "xavier"}
     train, val : tuple of (ndarray of shape (N, 28, 28) float32 in [0, 1], ndarray of shape (N,) uint8)
+    seed : int
+        The top-level ``seed`` param: initial weights, dropout masks, shuffling and shifts.
     curves_dir : path, optional
         DVCLive folder for the curves (``plots/curves/mlp_<optimizer>-<init>``); none when None.
 
@@ -333,7 +281,7 @@ def train_mlp(
         Unknown optimizer or initialiser, or a diverging run (the message names
         ``mlp.<optimizer>.lr``).
     """
-    init_rng, shuffle_rng = np.random.default_rng(params.seed).spawn(2)
+    init_rng, shuffle_rng = np.random.default_rng(seed).spawn(2)
     model = build_mlp(
         params.hidden_sizes,
         init=init,
@@ -345,23 +293,19 @@ def train_mlp(
         random_std=params.random_std,
     )
     opt, batch_size = make_optimizer(optimizer, model, params)
-    settings = dict(
-        epochs=params.epochs,
-        batch_size=batch_size,
-        rng=shuffle_rng,
-        lr_decay=params.lr_decay,
-        lr_decay_every=params.lr_decay_every,
-        log_every=params.log_every,
-        lr_name=f"mlp.{optimizer}.lr",
-        max_shift=params.max_shift,
-    )
-    if curves_dir is None:
-        result = fit(model, opt, train, val, **settings)
-    else:
-        from dvclive import Live
-
-        with Live(str(curves_dir), dvcyaml=False, save_dvc_exp=False) as live:
-            result = fit(model, opt, train, val, log=dvclive_logger(live), **settings)
+    with CurveLogger(curves_dir) as curves:
+        result = fit(
+            model, opt, train, val,
+            epochs=params.epochs,
+            batch_size=batch_size,
+            rng=shuffle_rng,
+            lr_decay=params.lr_decay,
+            lr_decay_every=params.lr_decay_every,
+            log_every=params.log_every,
+            curves=curves,
+            lr_name=f"mlp.{optimizer}.lr",
+            max_shift=params.max_shift,
+        )
     metrics = {
         "val_accuracy": result.val_accuracy,
         "val_loss": result.val_loss,

@@ -1,6 +1,14 @@
-"""PyTorch side of the comparison: models (:mod:`.models`), batched augmentation (:mod:`.augment`),
-training, saving and loading (:mod:`.train`).
+"""PyTorch side of the comparison.
 
-The same prepared splits and the same predictor interface as the from-scratch NumPy network, so
-the evaluate stage treats ``models/torch_<model>.pt`` like any other model.
+Modules
+-------
+models      the architectures (builder functions) and ``build_model``
+settings    one run's settings resolved from params.yaml
+train       ``train_one_epoch`` / ``loss_and_accuracy`` in the pytorch/examples shape, ``train_model``
+predictor   save, load and predict (no training code)
+augment     batched random rotation, perspective and shifts
+
+The same prepared splits and the same predictor interface as the from-scratch NumPy network
+(:mod:`mnistlab.registry`), so the evaluate stage treats ``models/torch_<variant>.pt`` like any
+other model.
 """

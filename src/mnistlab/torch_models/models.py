@@ -10,23 +10,22 @@ deviation, so a saved model carries its own preprocessing.
 (the NumPy net with ``mlp.embedding: true``) and ``mlp`` is ``Flatten -> Linear(784, h) -> ReLU ...
 -> Linear(h, 10)`` (``mlp.embedding: false``), with the hidden sizes of ``mlp.hidden_sizes``.
 A patch embedding whose stride equals its kernel size is exactly ``Conv2d(1, C, p, stride=p)``.
+
+A *builder* is a function returning the list of layers; its keyword arguments and their defaults
+are the architecture's sizes, saved with the weights so :func:`build_model` can rebuild it.
+Which builders are models of the pipeline is said by :data:`mnistlab.registry.MODELS`.
 """
 
 from __future__ import annotations
 
+import inspect
+import sys
 from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from mnistlab.constants import IMAGE_SIZE, MNIST_MEAN, MNIST_STD, N_CLASSES
 from mnistlab.errors import MnistlabError
-
-MODEL_NAMES = ("logreg", "fnn", "cnn", "patchnet", "mlp")
-#: MNIST training-set pixel mean and standard deviation (of pixels scaled to [0, 1]), as used by
-#: pytorch/examples mnist/main.py (``transforms.Normalize((0.1307,), (0.3081,))``).
-MNIST_MEAN = 0.1307
-MNIST_STD = 0.3081
-IMAGE_SIZE = 28
-N_CLASSES = 10
 
 
 class Normalize(nn.Module):
@@ -120,48 +119,37 @@ def mlp(hidden_sizes: Sequence[int] = (512,), dropout: float = 0.0) -> list[nn.M
     return [nn.Flatten(), *_mlp_layers(IMAGE_SIZE * IMAGE_SIZE, hidden_sizes, dropout)]
 
 
-def architecture(
-    name: str,
-    hidden_sizes: Sequence[int] = (512,),
-    patch_size: int = 4,
-    embed_channels: int = 8,
-    dropout: float = 0.0,
-) -> dict:
-    """The sizes that define model ``name``: what :func:`build_model` needs to rebuild it.
-
-    The twins take theirs from the NumPy net's params (``mlp.hidden_sizes``, ``mlp.patch_size``,
-    ``mlp.embed_channels``, ``mlp.dropout``); the other models have fixed sizes.
+def default_sizes(builder: str) -> dict:
+    """The keyword defaults of ``builder``: the sizes of the architecture as the pipeline trains it.
 
     Raises
     ------
     MnistlabError
-        If ``name`` is not one of :data:`MODEL_NAMES`.
+        If there is no builder of that name in this module.
     """
-    sizes = {
-        "logreg": {},
-        "fnn": {"hidden_size": 256},
-        "cnn": {"channels": [16, 32], "hidden_size": 128},
-        "patchnet": {
-            "hidden_sizes": list(hidden_sizes),
-            "patch_size": patch_size,
-            "embed_channels": embed_channels,
-            "dropout": dropout,
-        },
-        "mlp": {"hidden_sizes": list(hidden_sizes), "dropout": dropout},
-    }
-    if name not in sizes:
-        raise MnistlabError(f"model {name!r}: unknown, expected one of {', '.join(MODEL_NAMES)}")
-    return sizes[name]
+    function = _builder(builder)
+    return {name: (list(p.default) if isinstance(p.default, tuple) else p.default)
+            for name, p in inspect.signature(function).parameters.items()
+            if p.default is not inspect.Parameter.empty}
 
 
-def build_model(name: str, sizes: dict | None = None, normalize: bool = True) -> nn.Sequential:
-    """Build model ``name`` from its architecture sizes (see :func:`architecture`).
+def _builder(name: str):
+    function = getattr(sys.modules[__name__], name, None) if not name.startswith("_") else None
+    if not callable(function) or name in ("build_model", "default_sizes", "count_params", "Normalize"):
+        raise MnistlabError(f"PyTorch architecture {name!r}: no builder function of that name in "
+                            "mnistlab.torch_models.models")
+    return function
+
+
+def build_model(builder: str, sizes: dict | None = None, normalize: bool = True) -> nn.Sequential:
+    """Build an architecture from its builder's name and sizes.
 
     Parameters
     ----------
-    name : {"logreg", "fnn", "cnn", "patchnet", "mlp"}
+    builder : str
+        A builder function of this module: ``logreg``, ``fnn``, ``cnn``, ``patchnet``, ``mlp`` ...
     sizes : dict, optional
-        Keyword arguments of the model's builder; the defaults of :func:`architecture` when None.
+        Keyword arguments of the builder; its defaults when None.
     normalize : bool
         Put :class:`Normalize` (MNIST mean 0.1307, std 0.3081) in front.
 
@@ -174,15 +162,14 @@ def build_model(name: str, sizes: dict | None = None, normalize: bool = True) ->
     Raises
     ------
     MnistlabError
-        If ``name`` is unknown.
+        If the builder is unknown or the sizes do not fit it.
     """
-    if sizes is None:
-        sizes = architecture(name)
-    builders = {"logreg": logreg, "fnn": fnn, "cnn": cnn, "patchnet": patchnet, "mlp": mlp}
-    if name not in builders:
-        raise MnistlabError(f"model {name!r}: unknown, expected one of {', '.join(MODEL_NAMES)}")
-    kwargs = {key: tuple(value) if isinstance(value, list) else value for key, value in sizes.items()}
-    layers = builders[name](**kwargs)
+    function = _builder(builder)
+    kwargs = {key: tuple(value) if isinstance(value, list) else value for key, value in (sizes or {}).items()}
+    try:
+        layers = function(**kwargs)
+    except TypeError as err:
+        raise MnistlabError(f"PyTorch architecture {builder!r}: sizes {sizes} do not fit ({err})") from None
     return nn.Sequential(*([Normalize()] if normalize else []), *layers)
 
 

@@ -1,0 +1,202 @@
+"""Paired comparisons: Wilson, McNemar, bootstrap, Holm and verdicts against hand-computed cases;
+compare_models and its outputs on constructed predictions; the compare stage end to end."""
+
+import csv
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import stats
+
+from mnistlab import compare
+from mnistlab.compare import (
+    accuracy_interval,
+    compare_models,
+    holm,
+    mcnemar_exact,
+    paired_bootstrap_diff,
+    verdict,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_wilson_interval_by_hand():
+    # 8 of 10, z = 1.959964: centre (p + z^2/2n) / (1 + z^2/n) = 0.716740,
+    # half width z sqrt(p(1-p)/n + z^2/4n^2) / (1 + z^2/n) = 0.226576
+    low, high = accuracy_interval(8, 10)
+    assert low == pytest.approx(0.490164, abs=2e-6)
+    assert high == pytest.approx(0.943316, abs=2e-6)
+    assert accuracy_interval(10, 10)[1] == pytest.approx(1.0)
+    wide, narrow = accuracy_interval(8, 10, alpha=0.01), accuracy_interval(8, 10, alpha=0.2)
+    assert wide[0] < low < narrow[0] and narrow[1] < high < wide[1]
+
+
+def test_mcnemar_all_agree_gives_p_one():
+    right = np.array([True, True, False, True])
+    assert mcnemar_exact(right, right) == {"b": 0, "c": 0, "p_value": 1.0}
+
+
+def test_mcnemar_all_disagree():
+    a, b = np.ones(10, bool), np.zeros(10, bool)
+    result = mcnemar_exact(a, b)
+    assert (result["b"], result["c"]) == (10, 0)
+    assert result["p_value"] == pytest.approx(2 * 0.5**10)  # both tails of Binomial(10, 1/2) at 0 and 10
+    swapped = mcnemar_exact(np.array([1, 1, 0, 0], bool), np.array([0, 0, 1, 1], bool))
+    assert swapped == {"b": 2, "c": 2, "p_value": 1.0}
+
+
+def test_mcnemar_known_table():
+    # b = 10, c = 2 (plus 30 agreeing images): p = 2 * P(X <= 2), X ~ Binomial(12, 1/2)
+    #   = 2 * (1 + 12 + 66) / 4096 = 158 / 4096
+    a = np.array([True] * 10 + [False] * 2 + [True] * 20 + [False] * 10)
+    b = np.array([False] * 10 + [True] * 2 + [True] * 20 + [False] * 10)
+    result = mcnemar_exact(a, b)
+    assert (result["b"], result["c"]) == (10, 2)
+    assert result["p_value"] == pytest.approx(158 / 4096)
+
+
+def test_bootstrap_degenerate_cases_give_a_point_interval():
+    same = np.array([True, False, True, True])
+    assert paired_bootstrap_diff(same, same, seed=0) == (0.0, 0.0, 0.0)
+    assert paired_bootstrap_diff(np.ones(5, bool), np.zeros(5, bool), seed=0) == (1.0, 1.0, 1.0)
+
+
+def test_bootstrap_matches_scipy_paired_and_is_reproducible():
+    rng = np.random.default_rng(3)
+    a, b = rng.random(500) < 0.9, rng.random(500) < 0.85
+    diff, low, high = paired_bootstrap_diff(a, b, seed=7, n_resamples=1000)
+    assert diff == pytest.approx(a.mean() - b.mean())
+    assert low < diff < high
+    reference = stats.bootstrap(
+        (a.astype(float), b.astype(float)), lambda x, y, axis: x.mean(axis) - y.mean(axis), paired=True,
+        vectorized=True, n_resamples=1000, method="percentile", batch=compare._BATCH,
+        random_state=np.random.default_rng(7)).confidence_interval
+    assert (low, high) == pytest.approx((reference.low, reference.high), abs=1e-12)
+    assert paired_bootstrap_diff(a, b, seed=7, n_resamples=1000) == (diff, low, high)
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.03, 0.04 times 3, 2, 1 = 0.03, 0.06, 0.04 -> running max 0.03, 0.06, 0.06
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm([]) == []
+
+
+@pytest.mark.parametrize(
+    ("diff", "low", "high", "p", "expected"),
+    [
+        (0.004, 0.001, 0.007, 0.01, "cnn is better"),
+        (-0.004, -0.007, -0.001, 0.01, "fnn is better"),
+        (0.002, -0.001, 0.005, 0.2, "no detectable difference: the difference lies in [-0.10, +0.50] points"),
+        (0.0, 0.0, 0.0, 0.01, "no detectable difference: the difference lies in [+0.00, +0.00] points"),
+        (0.004, 0.001, 0.007, 0.05, "no detectable difference: the difference lies in [+0.10, +0.70] points"),
+    ],
+)
+def test_verdict_sentences(diff, low, high, p, expected):
+    assert verdict("cnn", "fnn", diff, low, high, p, alpha=0.05) == expected
+
+
+def constructed(n: int = 400):
+    """Labels and probabilities of four models: a strong CNN, a weaker FNN, two SVMs."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, n)
+    accuracy = {"svm_pixels": 0.80, "svm_gabor": 0.85, "torch_fnn": 0.86, "torch_cnn": 0.97}
+    proba = {}
+    for name, acc in accuracy.items():
+        right = rng.random(n) < acc
+        pred = np.where(right, y, (y + 1 + rng.integers(0, 9, n)) % 10)
+        proba[name] = np.eye(10, dtype=np.float32)[pred] * 0.9 + 0.01
+    return y, proba
+
+
+PAIRS = [
+    {"question": "CNN vs FNN", "a": "torch_cnn", "b": "torch_fnn"},
+    {"question": "Gabor vs pixels", "a": "svm_gabor", "b": "svm_pixels"},
+    {"question": "absent", "a": "torch_cnn", "b": "mlp_adam-he"},
+    {"question": "best", "a": "best_neural", "b": "best_classic"},
+]
+
+
+def test_compare_models_on_constructed_predictions():
+    y, proba = constructed()
+    result = compare_models(y, proba, PAIRS, seed=0, n_resamples=500)
+    assert list(result["models"]) == list(proba)
+    cnn = result["models"]["torch_cnn"]
+    assert cnn["accuracy"] == pytest.approx(np.mean(proba["torch_cnn"].argmax(1) == y))
+    assert (cnn["ci_low"], cnn["ci_high"]) == pytest.approx(accuracy_interval(cnn["correct"], len(y)))
+    assert [p["question"] for p in result["pairs"]] == ["CNN vs FNN", "Gabor vs pixels", "best"]
+    assert result["skipped"] == [{"question": "absent", "a": "torch_cnn", "b": "mlp_adam-he",
+                                  "reason": "no test predictions for mlp_adam-he"}]
+    first = result["pairs"][0]
+    right_a, right_b = proba["torch_cnn"].argmax(1) == y, proba["torch_fnn"].argmax(1) == y
+    assert (first["a_only"], first["b_only"]) == (np.sum(right_a & ~right_b), np.sum(~right_a & right_b))
+    assert first["diff"] == pytest.approx(first["accuracy_a"] - first["accuracy_b"])
+    assert first["verdict"] == "torch_cnn is better"
+    p_values = [p["p_value"] for p in result["pairs"]]
+    assert [p["p_holm"] for p in result["pairs"]] == pytest.approx(holm(p_values))
+    best = result["pairs"][2]
+    assert (best["a"], best["b"]) == ("torch_cnn", "svm_gabor")
+    assert any(note.startswith("best_neural = torch_cnn") for note in result["notes"])
+
+
+def test_best_alias_without_a_family_is_skipped():
+    y, proba = constructed()
+    only_svm = {k: v for k, v in proba.items() if k.startswith("svm")}
+    result = compare_models(y, only_svm, PAIRS[3:], seed=0)
+    assert result["pairs"] == [] and result["skipped"][0]["reason"] == "no test predictions for best_neural"
+
+
+def test_outputs(tmp_path):
+    y, proba = constructed()
+    result = compare_models(y, proba, PAIRS, seed=0, n_resamples=300)
+    compare.write_comparisons_md(result, tmp_path / "comparisons.md")
+    text = (tmp_path / "comparisons.md").read_text()
+    assert "Generated by the `compare` stage" in text and "400 test images" in text
+    assert "| CNN vs FNN | torch_cnn | torch_fnn |" in text and "torch_cnn is better" in text
+    assert "Skipped \"absent\"" in text and "| svm_gabor |" in text
+    compare.write_compare_rows(result, tmp_path / "compare.csv")
+    with open(tmp_path / "compare.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["question", "diff", "ci_low", "ci_high", "verdict"]
+    assert float(rows[0]["diff"]) == pytest.approx(100 * result["pairs"][0]["diff"], abs=1e-4)
+    summary = compare.metrics_summary(result)
+    assert summary["pairs"]["torch_cnn vs torch_fnn"]["better"] == 1
+    json.dumps(summary)
+    compare.plot_forest(result, tmp_path / "forest.png")
+    with Image.open(tmp_path / "forest.png") as image:
+        assert image.format == "PNG"
+
+
+def run_stage(monkeypatch, tmp_path, proba_path, test_path):
+    args = ["--params", str(REPO / "params.yaml"), "--proba", str(proba_path), "--test", str(test_path),
+            "--metrics", str(tmp_path / "m.json"), "--plot", str(tmp_path / "p.csv"),
+            "--figure", str(tmp_path / "f.png"), "--report", str(tmp_path / "r.md")]
+    monkeypatch.setattr(sys, "argv", ["compare.py", *args])
+    runpy.run_path(str(REPO / "stages" / "compare.py"), run_name="__main__")
+
+
+def test_stage_end_to_end(tmp_path, monkeypatch):
+    y, proba = constructed(200)
+    np.savez(tmp_path / "proba.npz", **proba)
+    np.savez(tmp_path / "test.npz", x=np.zeros((200, 28, 28), np.float32), y=y.astype(np.uint8))
+    run_stage(monkeypatch, tmp_path, tmp_path / "proba.npz", tmp_path / "test.npz")
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["n_images"] == 200 and "torch_cnn vs torch_fnn" in metrics["pairs"]
+    assert (tmp_path / "r.md").is_file() and (tmp_path / "f.png").is_file() and (tmp_path / "p.csv").is_file()
+
+
+def test_stage_rejects_mismatched_inputs(tmp_path, monkeypatch, capsys):
+    y, proba = constructed(200)
+    np.savez(tmp_path / "proba.npz", **proba)
+    np.savez(tmp_path / "test.npz", y=y[:150].astype(np.uint8))
+    with pytest.raises(SystemExit) as exit_info:
+        run_stage(monkeypatch, tmp_path, tmp_path / "proba.npz", tmp_path / "test.npz")
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("error: ") and "expected (150, 10)" in message and "\n" not in message
+    assert not (tmp_path / "m.json").exists()

@@ -1,0 +1,198 @@
+"""Sweep summaries on constructed `dvc.api.exp_show`-like rows (no DVC repository needed)."""
+
+import csv
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from mnistlab import sweep
+from mnistlab.cli import main as cli_main
+from mnistlab.sweep import (
+    Run,
+    curve_quantities,
+    metric_column,
+    paired_tests,
+    parse_tsv,
+    roughness,
+    runs_from_rows,
+    select_rows,
+    summarize,
+    t_summary,
+    updates_to_reach,
+    varying_params,
+)
+
+PARAM_KEYS = {"seed", "prepare.train_size", "mlp.adam.lr", "mlp.adam.betas"}
+
+
+def row(typ, name, rev, seed, train_size, acc_he, acc_random, **extra):
+    """One exp_show row as dvc.api returns it: floats for numbers, strings for lists, hashes for deps."""
+    return {
+        "Experiment": name, "rev": rev, "typ": typ, "Created": "08:48 PM", "parent": None,
+        "State": None, "Executor": None,
+        "mlp_sgd-he.accuracy": acc_he, "mlp_sgd-he.log_loss": 0.1,
+        "mlp_sgd-random.accuracy": acc_random, "mlp_sgd-random.log_loss": 0.2,
+        "metrics/train/a.json:val_accuracy": 0.5,  # another metrics file: neither a param nor a test metric
+        "params.yaml:seed": seed, "prepare.train_size": train_size, "mlp.adam.lr": 0.002,
+        "mlp.adam.betas": "[0.9, 0.999]", "src/mnistlab/nn": "4c12f0828c51c5f612faf33fecea113f.dir", **extra,
+    }
+
+
+ROWS = [
+    row("baseline", None, "workspace", 0.0, 100.0, 0.90, 0.88),
+    row("baseline", None, "main", 0.0, 100.0, 0.90, 0.88),
+    row("branch_commit", "exp-a", "59df9a5", 1.0, 100.0, 0.90, 0.87),
+    row("branch_commit", "exp-b", "4bcbe67", 2.0, 100.0, 0.92, 0.88),
+    row("branch_commit", "big-a", "1111111", 1.0, 1000.0, 0.95, 0.93),
+    row("branch_base", "big-b", "2222222", 2.0, 1000.0, 0.97, 0.96),
+    {**row("branch_commit", "queued", "3333333", 3.0, 100.0, None, None), "State": "Queued",
+     "mlp_sgd-he.log_loss": None, "mlp_sgd-random.log_loss": None},
+]
+
+
+def test_metric_column():
+    assert metric_column("torch_cnn.accuracy") == ("torch_cnn", "accuracy")
+    assert metric_column("metrics/test.json:mlp_adam-he.ece") == ("mlp_adam-he", "ece")
+    assert metric_column("metrics/compare.json:torch_cnn.accuracy") is None
+    assert metric_column("models.torch_cnn.accuracy") is None
+    assert metric_column("prepare.train_size") is None and metric_column("accuracy") is None
+
+
+def test_select_rows():
+    names = lambda rows: [r["Experiment"] or r["rev"] for r in rows]  # noqa: E731
+    assert names(select_rows(ROWS)) == ["exp-a", "exp-b", "big-a", "big-b"]  # no workspace, baseline, queued
+    assert names(select_rows(ROWS, include_baseline=True)) == ["main", "exp-a", "exp-b", "big-a", "big-b"]
+    assert names(select_rows(ROWS, revs=["exp-b", "1111111abcdef", "main"])) == ["main", "exp-b", "big-a"]
+    assert names(select_rows(ROWS, prefix="big-")) == ["big-a", "big-b"]
+
+
+def test_runs_from_rows_keep_params_and_test_metrics_only():
+    runs = runs_from_rows(select_rows(ROWS), PARAM_KEYS)
+    assert [r.name for r in runs] == ["exp-a", "exp-b", "big-a", "big-b"]
+    assert runs[0].params == {"seed": 1.0, "prepare.train_size": 100.0, "mlp.adam.lr": 0.002,
+                              "mlp.adam.betas": "[0.9, 0.999]"}
+    assert runs[0].values == {("mlp_sgd-he", "accuracy"): 0.90, ("mlp_sgd-he", "log_loss"): 0.1,
+                              ("mlp_sgd-random", "accuracy"): 0.87, ("mlp_sgd-random", "log_loss"): 0.2}
+    guessed = runs_from_rows(select_rows(ROWS))  # without the params file: hashes and paths left out
+    assert guessed[0].params == runs[0].params
+    assert varying_params(runs) == ["prepare.train_size"]
+
+
+def test_t_summary_by_hand():
+    # 0.90 and 0.92: mean 0.91, std 0.01414, half width t(0.975, 1) * std / sqrt(2) = 12.706 * 0.01
+    s = t_summary([0.90, 0.92])
+    assert (s["n"], s["mean"], s["std"]) == (2, pytest.approx(0.91), pytest.approx(0.0141421, rel=1e-5))
+    assert s["ci_high"] - s["mean"] == pytest.approx(12.7062 * 0.01, rel=1e-4)
+    one = t_summary([0.5, None, math.nan])
+    assert one["n"] == 1 and one["mean"] == 0.5 and math.isnan(one["ci_low"])
+
+
+def test_summarize_groups_by_the_varying_param():
+    runs = runs_from_rows(select_rows(ROWS), PARAM_KEYS)
+    rows = summarize(runs)
+    acc = [r for r in rows if r["model"] == "mlp_sgd-he" and r["metric"] == "accuracy"]
+    assert [r["prepare.train_size"] for r in acc] == [100.0, 1000.0]
+    assert [r["n"] for r in acc] == [2, 2]
+    assert [r["mean"] for r in acc] == pytest.approx([0.91, 0.96])
+    assert set(rows[0]) == {"prepare.train_size", "model", "metric", "n", "mean", "std", "ci_low", "ci_high"}
+
+
+def test_curve_quantities():
+    steps, error = parse_tsv("step\terror\n100\t0.08\n200\t0.045\n300\t0.031\n400\t0.02\n")
+    assert list(steps) == [100, 200, 300, 400]
+    assert updates_to_reach(steps, error, 0.05) == 200
+    assert updates_to_reach(steps, error, 0.02) == 400
+    assert updates_to_reach(steps, error, 0.01) is None
+    assert roughness([1.0, 0.5, 0.25, 0.125]) == pytest.approx((0.25 + 0.125) / 2)
+    assert roughness([3.0, 2.0, 1.0, 0.0]) == 0.0 and roughness([1.0, 0.5]) is None
+    q = curve_quantities((steps, error), (steps, np.array([1.0, 0.5, 0.25, 0.125])))
+    assert q == {"updates_to_5pct": 200, "updates_to_3pct": 400, "updates_to_2pct": 400,
+                 "val_loss_roughness": pytest.approx(0.1875)}
+
+
+def make_runs(he, random, quantity="accuracy"):
+    return [Run(f"r{i}", f"{i:07d}", {"seed": float(i)},
+                {("he", quantity): a, ("random", quantity): b})
+            for i, (a, b) in enumerate(zip(he, random, strict=True))]
+
+
+def test_paired_tests_and_verdicts():
+    comps = [{"question": "He vs random", "a": "he", "b": "random", "quantity": "accuracy"}]
+    he, random = [0.92, 0.93, 0.925, 0.935], [0.90, 0.91, 0.90, 0.91]
+    [t] = paired_tests(make_runs(he, random), comps)
+    assert t["p_value"] == pytest.approx(stats.ttest_rel(he, random).pvalue)
+    assert t["p_holm"] == t["p_value"] and t["diff"] == pytest.approx(0.0225) and t["n"] == 4
+    assert t["verdict"] == "he is better"
+    [t] = paired_tests(make_runs([0.91, 0.90], [0.90, 0.91]), comps)
+    assert t["verdict"] == "no detectable difference: the difference lies in [-12.71, +12.71] points"
+    [t] = paired_tests(make_runs([0.9], [0.8]), comps)
+    assert t["p_value"] is None and t["verdict"] == "not tested (n = 1)"
+    # fewer updates is better; a constant non-zero difference is p = 0
+    updates = [{"question": "q", "a": "he", "b": "random", "quantity": "updates_to_3pct"}]
+    [t] = paired_tests(make_runs([300, 300], [500, 500], "updates_to_3pct"), updates)
+    assert t["p_value"] == 0.0 and t["verdict"] == "he is better"
+
+
+def test_outputs_through_the_cli(tmp_path, monkeypatch):
+    runs = runs_from_rows(select_rows(ROWS), PARAM_KEYS)
+    for run, rough in zip(runs, [0.01, 0.012, 0.02, 0.03], strict=True):
+        run.values[("mlp_sgd-he", "val_loss_roughness")] = rough
+        run.values[("mlp_sgd-random", "val_loss_roughness")] = 2 * rough
+    monkeypatch.setattr(sweep, "read_runs", lambda *args: runs)
+    saved = {}
+    monkeypatch.setattr("mnistlab.plots.save_figure", lambda fig, path: saved.update(fig=fig, path=path))
+    out = {name: tmp_path / f"sweep.{name}" for name in ("csv", "png", "md")}
+    assert cli_main(["sweep", "--csv", str(out["csv"]), "--figure", str(out["png"]),
+                     "--report", str(out["md"])]) == 0
+    with open(out["csv"]) as fh:
+        assert len(list(csv.DictReader(fh))) == 2 * 2 * 3  # train sizes x models x quantities
+    text = out["md"].read_text()
+    assert "grouped by `prepare.train_size`" in text
+    assert "![metric against the swept parameter](sweep.png)" in text
+    assert "| prepare.train_size=100 | He vs naive random init (SGD) | mlp_sgd-he | mlp_sgd-random |" in text
+    ax = saved["fig"].axes[0]
+    assert ax.get_xscale() == "linear" and ax.get_xlabel() == "prepare.train_size"  # 100 to 1000 is not > 10x
+    assert len(ax.get_legend().get_texts()) == 2
+
+
+def test_read_runs_with_a_fake_dvc(tmp_path, monkeypatch):
+    import dvc.api
+
+    (tmp_path / "params.yaml").write_text("seed: 0\nprepare:\n  train_size: 100\n")
+    curve = "step\t{kind}\n100\t0.06\n200\t0.04\n300\t0.025\n"
+
+    class FakeFS:
+        def __init__(self, repo, rev):
+            self.rev = rev
+
+        def read_text(self, path):
+            if "mlp_sgd" not in path:
+                raise FileNotFoundError(path)
+            return curve.format(kind=path.rsplit("/", 1)[1].removesuffix(".tsv"))
+
+    monkeypatch.setattr(dvc.api, "exp_show", lambda repo, num: ROWS)
+    monkeypatch.setattr(dvc.api, "DVCFileSystem", FakeFS)
+    runs = sweep.read_runs(str(tmp_path))
+    assert [r.name for r in runs] == ["exp-a", "exp-b", "big-a", "big-b"]
+    assert runs[0].params == {"seed": 1.0, "prepare.train_size": 100.0}
+    assert runs[0].values[("mlp_sgd-he", "updates_to_5pct")] == 200
+    assert ("mlp_sgd-he", "updates_to_2pct") not in runs[0].values
+    assert ("mlp_adam-he", "updates_to_5pct") not in runs[0].values
+
+
+def test_plot_uses_log_x_beyond_tenfold_and_points_without_a_param(monkeypatch):
+    saved = []
+    monkeypatch.setattr("mnistlab.plots.save_figure", lambda fig, path: saved.append(fig))
+    runs = runs_from_rows(select_rows(ROWS), PARAM_KEYS)
+    for run in runs:
+        run.params["prepare.train_size"] *= 10 if run.params["prepare.train_size"] > 100 else 0.1
+    summary = summarize(runs)
+    sweep.plot_metric_vs_param(summary, "prepare.train_size", "accuracy", "unused.png")
+    sweep.plot_metric_vs_param(summary, None, "log_loss", "unused.png")
+    log_ax, point_ax = saved[0].axes[0], saved[1].axes[0]
+    assert log_ax.get_xscale() == "log"
+    assert [t.get_text() for t in point_ax.get_xticklabels()] == ["mlp_sgd-he", "mlp_sgd-random"]
+    assert [t.get_text() for t in point_ax.get_legend().get_texts()] == [
+        "prepare.train_size=10", "prepare.train_size=10000"]
