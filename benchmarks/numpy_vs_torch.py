@@ -1,16 +1,19 @@
 """Speed of the NumPy network against the same network in PyTorch (CPU).
 
 Trains a 784-512-10 ReLU MLP for one epoch with Adam, float32, the same batch size, on the same
-data (the prepared training split; synthetic digits-shaped noise when it is missing), once in
-NumPy (``mnistlab.nn.train.train_one_epoch``) and once in PyTorch, alternating the two for
-``--repeats`` rounds, and prints the medians::
+data (the prepared training split; synthetic digits-shaped noise when it is missing), once with
+the NumPy loop (``mnistlab.nn.train.train_one_epoch``) and once with the library's PyTorch loop
+(``mnistlab.torch_models.train.train_one_epoch``), alternating the two for ``--repeats`` rounds,
+and prints the medians::
 
     numpy_seconds: a
     torch_seconds: b
     ratio: a/b
 
-Goal: ratio <= 1.15. Both loops read the loss of every batch (the NumPy loop checks it for
-divergence; the PyTorch loop calls ``loss.item()``). Threads: library defaults of both.
+Goal: ratio <= 1.15. Each loop does the per-update bookkeeping of its training function: the
+NumPy loop checks every batch loss and adds it to the curve window; the PyTorch loop adds the loss
+to the window as a tensor and checks it at the end, as a curve point would. Threads: library
+defaults of both.
 
 Usage: ``python benchmarks/numpy_vs_torch.py [--data data/prepared] [--batch-size N] [--repeats 5]``
 (the batch size and learning rate default to ``mlp.adam`` in params.yaml).
@@ -25,20 +28,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from mnistlab.curves import CurveLogger, check_finite
 from mnistlab.data.prepare import load_split
+from mnistlab.nn import train as nn_train
 from mnistlab.nn.losses import SoftmaxCrossEntropy
 from mnistlab.nn.model import build_mlp
 from mnistlab.nn.optim import Adam
-from mnistlab.nn.train import train_one_epoch
 from mnistlab.params import load_params
+from mnistlab.torch_models import train as torch_train
+from mnistlab.torch_models.models import build_model
+from mnistlab.torch_models.train import shuffled_batches
 
 
 def load_data(folder: str) -> tuple[np.ndarray, np.ndarray]:
     """Training images (N, 784) float32 and labels (N,) int64; random ones if ``folder`` is missing."""
     if (Path(folder) / "train.npz").is_file():
-        split = load_split(folder / "train.npz")
+        split = load_split(Path(folder) / "train.npz")
         return split.x.reshape(len(split.x), -1), split.y.astype(np.int64)
     print(f"# {folder}/train.npz not found: using 17,721 random images")
     rng = np.random.default_rng(0)
@@ -46,31 +52,37 @@ def load_data(folder: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def numpy_epoch(x: np.ndarray, y: np.ndarray, batch_size: int, lr: float, seed: int) -> float:
-    """Seconds for one NumPy training epoch of a fresh He-initialised network."""
+    """Seconds for one NumPy training epoch of a fresh He-initialised network, with the per-update
+    bookkeeping of :func:`mnistlab.nn.train.fit` (divergence check, curve window)."""
     model = build_mlp([512], init="he", rng=np.random.default_rng(seed))
     optimizer, loss_fn, rng = Adam(model.layers, lr), SoftmaxCrossEntropy(), np.random.default_rng(seed)
+    curves = CurveLogger()
+
+    def on_batch(loss: float, correct: int, n: int) -> None:
+        check_finite(loss, "loss", 0, lr, "lr")
+        curves.add_batch(loss, correct, n)
+
     start = time.perf_counter()
-    train_one_epoch(model, loss_fn, optimizer, x, y, batch_size, rng)
+    nn_train.train_one_epoch(model, loss_fn, optimizer, x, y, batch_size, rng, on_batch)
     return time.perf_counter() - start
 
 
 def torch_epoch(x: np.ndarray, y: np.ndarray, batch_size: int, lr: float, seed: int) -> float:
-    """Seconds for one PyTorch training epoch of a fresh ``nn.Sequential`` of the same shape."""
+    """Seconds for one epoch of the library's PyTorch loop (:func:`mnistlab.torch_models.train.
+    train_one_epoch`, with the curve window of ``train_model``) on ``nn.Sequential`` of the same shape."""
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
+    model = build_model("mlp", {"hidden_sizes": [512], "dropout": 0.0}, normalize=False)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    order = torch.from_numpy(np.random.default_rng(seed).permutation(len(y)))
-    model.train()
+    images, labels = torch.from_numpy(x).reshape(-1, 1, 28, 28), torch.from_numpy(y)
+    curves = CurveLogger()
+
+    def on_update(logits, target, loss) -> None:
+        curves.add_batch(loss, (logits.argmax(1) == target).sum(), len(target))
+
     start = time.perf_counter()
-    for first in range(0, len(y), batch_size):
-        idx = order[first : first + batch_size]
-        loss = F.cross_entropy(model(xt[idx]), yt[idx])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if not np.isfinite(loss.item()):
-            raise RuntimeError("torch run diverged")
+    batches = shuffled_batches(images, labels, batch_size, torch.Generator().manual_seed(seed))
+    torch_train.train_one_epoch(model, batches, optimizer, on_update)
+    check_finite(curves.window.metrics()["train/loss"], "train/loss", 0, lr, "lr")
     return time.perf_counter() - start
 
 

@@ -22,7 +22,7 @@ from PIL import Image
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import deskew, scale
 from mnistlab.predict import default_deskew, to_mnist
-from mnistlab.predictors import load_predictor
+from mnistlab.registry import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = [REPO.parent / "shared" / "data" / "mnist-subset", REPO / "data" / "sample"]
@@ -51,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     x, y = test_digits(args.n, args.seed)
     use_deskew = default_deskew()
-    predictor = load_predictor(args.model)
+    predictor = load_model(args.model)
     small = deskew(scale(x)) if use_deskew else scale(x)
     start = time.perf_counter()
     big = np.stack([to_mnist(render(image, args.size)) for image in x])

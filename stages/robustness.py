@@ -29,7 +29,6 @@ from mnistlab.robustness import (
     plot_heatmap,
     plot_strip,
     save_correct,
-    settings_from_params,
     summary,
 )
 from mnistlab.runtime import stage
@@ -50,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
-    settings = settings_from_params(params)
+    settings = params.robustness
     images, labels, index = load_test_subset(args.raw, settings.test_size, settings.seed)
     paths = find_models(args.models)
     if not paths:

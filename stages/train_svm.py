@@ -1,40 +1,57 @@
-"""DVC stage `train_svm@{pixels,gabor}`: fit an RBF SVC on the training split, select on validation.
+"""DVC stage ``train_svm@{pixels,gabor}``: fit an RBF SVM on the training split, calibrate on validation.
 
-Writes models/svm_<features>.joblib (feature pipeline + calibrated SVC, images in, probabilities
-out) and metrics/train/svm_<features>.json.
+Reads the ``svm`` params (``svm.method``: exact SVC or Nystroem + linear SVM) and the top-level
+``seed``; writes the model (``.skops``: feature pipeline + calibrated SVM, images in, probabilities
+out) and its training metrics (JSON).
 """
 
+from __future__ import annotations
+
 import argparse
+from pathlib import Path
 
 from mnistlab.data.prepare import load_split, stratified_subset
-from mnistlab.errors import exit_on_user_error
 from mnistlab.features.gabor import load_features, load_transformer
 from mnistlab.io import write_json
 from mnistlab.params import load_params
+from mnistlab.runtime import stage
 from mnistlab.svm import PixelFeatures, SVMModel, fit_svm, save_svm
 
 
-def features(kind: str, resolution: int):
+def features(kind: str, args: argparse.Namespace, resolution: int):
     """The feature step and the train/validation feature matrices and labels."""
     if kind == "pixels":
         front = PixelFeatures(resolution)
-        train, val = load_split("train"), load_split("val")
+        train, val = load_split(args.train), load_split(args.val)
         return front, front.transform(train.x), train.y, front.transform(val.x), val.y
-    (x_train, y_train), (x_val, y_val) = load_features("train"), load_features("val")
-    return load_transformer("data/features/gabor.joblib"), x_train, y_train, x_val, y_val
+    (x_train, y_train), (x_val, y_val) = (load_features(Path(p).stem, Path(p).parent) for p in (args.train, args.val))
+    return load_transformer(args.transformer), x_train, y_train, x_val, y_val
 
 
-@exit_on_user_error
-def main() -> None:
+@stage
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", choices=["pixels", "gabor"], required=True)
-    kind = parser.parse_args().features
-    params = load_params().svm
-    front, x_train, y_train, x_val, y_val = features(kind, params.resolution)
-    x_train, y_train = stratified_subset(x_train, y_train, params.train_size, params.seed, "svm.train_size")
-    classifier, metrics = fit_svm(x_train, y_train, x_val, y_val, params.C, params.gamma)
-    save_svm(SVMModel(front, classifier), f"models/svm_{kind}.joblib")
-    write_json(f"metrics/train/svm_{kind}.json", metrics)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--train", required=True, help="prepared split or Gabor features (.npz)")
+    parser.add_argument("--val", required=True, help="prepared split or Gabor features (.npz)")
+    parser.add_argument("--transformer", help="fitted Gabor transformer (.skops), for --features gabor")
+    parser.add_argument("--model", required=True, help="model file to write (.skops)")
+    parser.add_argument("--metrics", required=True, help="training metrics to write (.json)")
+    args = parser.parse_args(argv)
+    if args.features == "gabor" and not args.transformer:
+        parser.error("--features gabor needs --transformer")
+
+    params = load_params(args.params)
+    svm = params.svm
+    front, x_train, y_train, x_val, y_val = features(args.features, args, svm.resolution)
+    x_train, y_train = stratified_subset(x_train, y_train, svm.train_size, params.seed, "svm.train_size")
+    classifier, metrics = fit_svm(x_train, y_train, x_val, y_val, svm.C, svm.gamma,
+                                  method=getattr(svm, "method", "exact"),
+                                  n_components=getattr(svm, "n_components", 1000), seed=params.seed)
+    save_svm(SVMModel(front, classifier), args.model)
+    write_json(args.metrics, metrics)
+    print(f"svm_{args.features}: " + ", ".join(f"{k} = {v}" for k, v in metrics.items()))
 
 
 if __name__ == "__main__":

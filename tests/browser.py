@@ -132,9 +132,10 @@ class PageReport:
 
 
 def find_chromium() -> str | None:
-    """The Chromium (or Chrome) executable: ``$CHROMIUM`` if set, else the first one on PATH."""
+    """The Chromium (or Chrome) executable: ``$CHROMIUM`` if set (None if it is not one), else the
+    first of the usual names on PATH."""
     if os.environ.get("CHROMIUM"):
-        return os.environ["CHROMIUM"]
+        return shutil.which(os.environ["CHROMIUM"])
     names = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
     return next((path for path in map(shutil.which, names) if path), None)
 
@@ -367,17 +368,16 @@ def check_plots_page(repo_root: Path, dvc_output: str, screenshot: Path | None =
         or a script threw.
     """
     require_chromium()
-    failed = [line for line in dvc_output.splitlines() if "failed to load" in line.lower()]
-    assert not failed, "DVC could not load some plots:\n" + "\n".join(failed)
+    problems = [f"DVC: {line.strip()}" for line in dvc_output.splitlines()
+                if "failed to load" in line.lower()]
     report = render_page(page_from_output(dvc_output), screenshot=screenshot)
-    missing = []
+    problems += [f"network request from the page: {url}" for url in report.external_requests]
+    problems += [f"script error in the page: {error}" for error in report.exceptions]
     for div_id, declared in declared_plots(Path(repo_root)).items():
         plot = report.plot(div_id)
         if plot is None:
-            missing.append(f"{declared}: no div with id {div_id!r} in the page")
+            problems.append(f"no chart for {declared}: no div with id {div_id!r} in the page")
         elif not plot.drawn:
-            missing.append(f"{declared}: {plot.describe()}")
-    assert not missing, "declared plots that drew no chart:\n" + "\n".join(missing)
-    assert not report.external_requests, f"the page reached for the network: {report.external_requests}"
-    assert not report.exceptions, f"scripts threw in the page: {report.exceptions}"
+            problems.append(f"no chart for {declared}: {plot.describe()}")
+    assert not problems, f"{report.url}:\n" + "\n".join(problems)
     return report

@@ -129,6 +129,7 @@ def _run(args: list[str], cwd: Path) -> str:
 @pytest.fixture
 def demo_repo(tmp_path) -> Path:
     """A git + DVC repository with this repo's plot configuration and small data, committed."""
+    require_chromium()  # every test that builds one renders it
     root = tmp_path / "repo"
     root.mkdir()
     _run(["git", "init", "-q"], root)

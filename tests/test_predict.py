@@ -17,7 +17,8 @@ from PIL import Image, ImageOps, JpegImagePlugin
 from mnistlab import predict
 from mnistlab.cli import main
 from mnistlab.data.prepare import deskew, load_split, scale
-from mnistlab.predict import MAX_PIXELS, MAX_SIDE, default_deskew, read_image, shrink, to_mnist
+from mnistlab.images import MAX_PIXELS, MAX_SIDE, read_image, shrink
+from mnistlab.predict import default_deskew, to_mnist
 from mnistlab.svm import PixelFeatures, SVMModel, fit_svm, save_svm
 
 

@@ -15,7 +15,6 @@ from mnistlab.data.prepare import deskew, scale
 from mnistlab.errors import MnistlabError
 from mnistlab.robustness import (
     CLEAN,
-    RobustnessSettings,
     conditions,
     curve_rows,
     evaluate_robustness,
@@ -253,15 +252,9 @@ def run_stage(tmp_path: Path, models: Path, monkeypatch, *extra: str) -> dict[st
     spec = importlib.util.spec_from_file_location("robustness_stage", REPO / "stages" / "robustness.py")
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
-    from mnistlab.params import Params
-
     small = {"test_size": 300, "seed": 0, "corruptions": SMALL, "batch_size": 2000}
-    params = {"prepare": {"deskew": True}}
-    if "robustness" in Params.model_fields:
-        params["robustness"] = small
-    else:  # until params.py has the section, the stage reads the defaults; use small ones here
-        monkeypatch.setattr(stage, "settings_from_params", lambda params: RobustnessSettings(**small))
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    params = {"prepare": {"deskew": True}, "robustness": small}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = {name: tmp_path / rel for name, rel in [
         ("metrics", "metrics/robustness.json"), ("plots", "plots/robustness"),
         ("heatmap", "plots/images/robustness_heatmap.png"), ("strip", "plots/images/corruption_strip.png"),

@@ -272,6 +272,32 @@ class TorchParams(Section):
     }
 
 
+class RobustnessParams(Section):
+    """``robustness``: MNIST-C-style corruptions of test digits (``mnistlab.corruptions``)."""
+
+    test_size: SizeOrFraction | None = 2000  # stratified subset of the test images
+    seed: Seed = 0  # subset and random corruptions; apart from the training seed on purpose
+    corruptions: dict[str, list[float]] = Field(default_factory=lambda: {
+        name: list(severities) for name, severities in _default_corruptions().items()})
+    batch_size: PositiveInt = 8192  # images per predict_proba call
+
+    @field_validator("corruptions")
+    @classmethod
+    def _known_corruptions(cls, value: dict) -> dict:
+        from mnistlab.corruptions import corruption_problem
+
+        for name, severities in value.items():
+            if problem := corruption_problem(name, severities):
+                raise ValueError(problem)
+        return value
+
+
+def _default_corruptions() -> dict:
+    from mnistlab.corruptions import DEFAULT_CORRUPTIONS
+
+    return DEFAULT_CORRUPTIONS
+
+
 class ReportParams(Section):
     """``report``: the figures of the report stage (galleries, embeddings)."""
 
@@ -324,6 +350,7 @@ class Params(Section):
     mlp: MLPParams = MLPParams()
     torch: TorchParams = TorchParams()
     compare: CompareParams = Field(default_factory=CompareParams)
+    robustness: RobustnessParams = Field(default_factory=RobustnessParams)
     report: ReportParams = ReportParams()
 
 

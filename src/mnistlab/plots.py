@@ -123,7 +123,7 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10
     return np.bincount(index, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
-def _draw_confusion(ax: plt.Axes, counts: np.ndarray, norm: LogNorm):
+def draw_confusion(ax: plt.Axes, counts: np.ndarray, norm: LogNorm, fontsize: float = 8):
     """Draw confusion counts (10, 10) on ``ax``: log colour scale, empty cells white, counts in cells.
 
     Returns the image, for a colour bar.
@@ -132,7 +132,7 @@ def _draw_confusion(ax: plt.Axes, counts: np.ndarray, norm: LogNorm):
     threshold = np.sqrt(norm.vmax)  # middle of the log scale: white text on the darker half
     for (i, j), value in np.ndenumerate(counts):
         if value:
-            ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=fontsize,
                     color="white" if value > threshold else "black")
     ax.set_xticks(DIGITS)
     ax.set_yticks(DIGITS)
@@ -160,7 +160,7 @@ def plot_confusion_matrix(
     counts = confusion_counts(y_true, y_pred)
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     fig, ax = plt.subplots(figsize=(7.6, 6.4))
-    image = _draw_confusion(ax, counts, LogNorm(vmin=1, vmax=max(int(counts.max()), 2)))
+    image = draw_confusion(ax, counts, LogNorm(vmin=1, vmax=max(int(counts.max()), 2)))
     ax.set_title(f"{title} (accuracy {accuracy:.2%}, {counts.sum():,} images)")
     fig.colorbar(image, ax=ax, label="images (log scale)")
     fig.tight_layout()
@@ -337,7 +337,7 @@ def plot_confusion_pair(
     fig, axes = plt.subplots(1, 2, figsize=(14.5, 6.4))
     for ax, counts, title in zip(axes, (cm_a, cm_b), (title_a, title_b), strict=True):
         counts = np.asarray(counts)
-        image = _draw_confusion(ax, counts, norm)
+        image = draw_confusion(ax, counts, norm)
         errors = counts.sum() - np.trace(counts)
         accuracy = np.trace(counts) / max(counts.sum(), 1)
         ax.set_title(f"{title}\naccuracy {accuracy:.2%}, {errors:,} errors of {counts.sum():,}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,39 +28,6 @@ from mnistlab.io import save_npz
 
 #: Name and severity of the uncorrupted copy, the first condition of every result.
 CLEAN = ("clean", 0.0)
-
-
-@dataclass(frozen=True)
-class RobustnessSettings:
-    """The ``robustness`` params section, or its defaults.
-
-    Attributes
-    ----------
-    test_size : int or float or None
-        Stratified, seeded subset of the test images (a count or a fraction; None: all).
-    seed : int
-        Seed of the subset and of every random corruption.
-    corruptions : dict of str to list of float
-        Family name (a key of :data:`mnistlab.corruptions.FAMILIES`) -> severities, in its unit.
-    batch_size : int
-        Images per ``predict_proba`` call.
-    """
-
-    test_size: int | float | None = 2000
-    seed: int = 0
-    corruptions: dict[str, list[float]] = field(default_factory=lambda: dict(DEFAULT_CORRUPTIONS))
-    batch_size: int = 8192
-
-
-def settings_from_params(params) -> RobustnessSettings:
-    """Read ``params.robustness`` when the params model has that section, else the defaults."""
-    section = getattr(params, "robustness", None)
-    defaults = RobustnessSettings()
-    values = {key: getattr(section, key, getattr(defaults, key)) for key in defaults.__dataclass_fields__}
-    values["corruptions"] = {name: [float(s) for s in severities]
-                             for name, severities in dict(values["corruptions"]).items()}
-    check_corruptions(values["corruptions"])
-    return RobustnessSettings(**values)
 
 
 def load_test_subset(

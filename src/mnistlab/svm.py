@@ -197,8 +197,7 @@ def fit_svm(
         The frozen classifier with a sigmoid calibration per class.
     metrics : dict
         ``val_accuracy`` (of the uncalibrated decision), ``train_seconds`` (fit and calibration,
-        s), ``n_train``, ``method``, and ``n_support_vectors`` (exact) or ``n_components``
-        (nystroem).
+        s), ``n_train``, and ``n_support_vectors`` (exact) or ``n_components`` (nystroem).
 
     Raises
     ------
@@ -214,7 +213,6 @@ def fit_svm(
         "val_accuracy": float(np.mean(svm.predict(x_val) == y_val)),
         "train_seconds": round(seconds, 3),
         "n_train": int(len(y_train)),
-        "method": method,
     }
     if isinstance(svm, SVC):
         metrics["n_support_vectors"] = int(svm.support_vectors_.shape[0])
