@@ -17,7 +17,6 @@ from mnistlab.compare import (
     write_compare_rows,
     write_comparisons_md,
 )
-from mnistlab.data.prepare import load_split
 from mnistlab.errors import MnistlabError
 from mnistlab.io import write_json
 from mnistlab.params import load_params
@@ -37,7 +36,10 @@ def read_npz(path: str, what: str) -> dict[str, np.ndarray]:
 
 def read_inputs(proba_path: str, test_path: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Test labels (N,) and model name -> probabilities (N, 10), checked against each other."""
-    y = load_split(test_path).y
+    test = read_npz(test_path, "a prepared split")
+    if "y" not in test:
+        raise MnistlabError(f"{test_path}: no array `y` (expected a prepared split with x and y)")
+    y = test["y"]
     proba = read_npz(proba_path, "test probabilities")
     if not proba:
         raise MnistlabError(f"{proba_path}: no models in the file; run `dvc repro evaluate`")

@@ -1,54 +1,108 @@
-"""DVC stage `report`: the PNG figures under plots/images/ (samples, label distribution, confusion
-matrix, misclassified gallery and prediction grid of the best model by test accuracy, t-SNE and PCA of
-the NumPy MLP's hidden layer).
+"""DVC stage ``report``: the leaderboard and SVM-gain tables and every PNG under plots/images/.
 
-Reads data/prepared/{train,test}.npz, plots/label_counts.csv, metrics/test.json,
-data/evaluation/test_proba.npz and models/mlp_adam-he.npz (the embeddings are skipped, with a note,
-when that model is absent).
+Reads the prepared splits, the evaluate stage's metrics, speeds and test probabilities, the training
+metrics and curves, and, when present, metrics/compare.json and metrics/robustness.json (a missing
+one skips what needs it, with a note). Writes:
+
+- ``--leaderboard``: one row per model, best first (accuracy with its Wilson 95 % interval, error
+  rate, calibration, robustness, size, training and prediction speed);
+- ``--svm-gain``: per-digit test accuracy of svm_pixels and svm_gabor and the gain;
+- ``--images``: the figures of :data:`mnistlab.report.FIGURES` and
+  :data:`mnistlab.representations.FIGURES`; those of a missing model are skipped with a note.
 """
 
-import json
+from __future__ import annotations
+
+import argparse
 from pathlib import Path
 
 import numpy as np
 
 from mnistlab.data.prepare import load_split
-from mnistlab.errors import MnistlabError, exit_on_user_error
+from mnistlab.features.gabor import make_bank
+from mnistlab.figures import read_curves
 from mnistlab.params import load_params
-from mnistlab.report import EMBEDDING_MODEL, read_label_counts, write_report
+from mnistlab.registry import MODELS, load_model, model_file
+from mnistlab.report import (
+    CNN_MODEL,
+    LEADERBOARD_COLUMNS,
+    SVM_GAIN_COLUMNS,
+    TWIN_MODEL,
+    ReportInputs,
+    label_count_table,
+    leaderboard_rows,
+    read_json,
+    read_proba,
+    read_train_metrics,
+    svm_gain_rows,
+    write_report,
+    write_table,
+)
+from mnistlab.representations import write_representation_figures
+from mnistlab.runtime import stage
+
+PATHS = {
+    "params": "params.yaml", "train": "prepared training split (.npz)", "val": "prepared validation split",
+    "test": "prepared test split", "metrics": "metrics/test.json of the evaluate stage",
+    "speed": "metrics/speed.json of the evaluate stage", "train-metrics": "folder of <model>.json training metrics",
+    "compare": "metrics/compare.json (optional)", "robustness": "metrics/robustness.json (optional)",
+    "proba": "test probabilities of the evaluate stage (.npz)", "models": "folder of the trained models",
+    "curves": "folder of the DVCLive curves, one sub-folder per model", "images": "output folder of the PNGs",
+    "leaderboard": "output CSV", "svm-gain": "output CSV",
+    "embedding-model": "NumPy MLP (.npz) of the embeddings and first-layer weights",
+}
 
 
-def read_inputs() -> tuple[dict, dict]:
-    """metrics/test.json and the test probabilities of every evaluated model."""
-    try:
-        metrics = json.loads(Path("metrics/test.json").read_text())
-        with np.load("data/evaluation/test_proba.npz") as data:
-            proba = {name: data[name] for name in data.files}
-    except FileNotFoundError as err:
-        raise MnistlabError(f"{err.filename}: not found; run `dvc repro evaluate` first") from None
-    return metrics, proba
-
-
-def hidden_layer():
-    """The MLP's ``hidden`` function, or None (with a note) when the model file is absent."""
-    path = Path(f"models/{EMBEDDING_MODEL}.npz")
+def hidden_layer(path: Path, notes: list[str]):
+    """The MLP's ``hidden`` function, or None (with a note) when the file is absent or not a NumPy net."""
     if not path.is_file():
-        print(f"note: {path} not found; skipping the t-SNE and PCA embedding figures")
+        notes.append(f"{path}: not found; skipping the t-SNE and PCA embedding figures")
         return None
-    from mnistlab.nn.model import load_model
+    network = load_model(path)
+    if not hasattr(network, "hidden"):
+        notes.append(f"{path}: not a NumPy network; skipping the t-SNE and PCA embedding figures")
+        return None
+    return network.hidden
 
-    return load_model(path).hidden
 
+@stage
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name, help_text in PATHS.items():
+        parser.add_argument(f"--{name}", required=True, help=help_text)
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    splits = {name: load_split(getattr(args, name)) for name in ("train", "val", "test")}
+    test, notes = splits["test"], []
+    metrics = read_json(args.metrics, "evaluate")
+    proba = read_proba(args.proba, len(test.y))
+    optional = {key: read_json(getattr(args, key), key, required=False) for key in ("compare", "robustness")}
+    notes += [f"{getattr(args, key)}: not found; drawing without it" for key, v in optional.items() if v is None]
+    speed = read_json(args.speed, "evaluate", required=False) or {}
+    rows = leaderboard_rows(test.y, proba, metrics, speed, read_train_metrics(args.train_metrics),
+                            optional["robustness"])
+    write_table(args.leaderboard, rows, LEADERBOARD_COLUMNS)
+    write_table(args.svm_gain, svm_gain_rows(test.y, proba), SVM_GAIN_COLUMNS)
 
-@exit_on_user_error
-def main() -> None:
-    params = load_params().evaluate
-    train, test = load_split("train"), load_split("test")
-    metrics, proba = read_inputs()
-    written = write_report("plots/images", (train.x, train.y), (test.x, test.y),
-                           read_label_counts("plots/label_counts.csv"), metrics, proba, hidden_layer(),
-                           params.gallery_size, params.embedding_samples, params.seed)
-    print("\n".join(f"wrote {path}" for path in written))
+    embedding = Path(args.embedding_model)
+    inputs = ReportInputs(
+        train=splits["train"], test=test, label_counts=label_count_table(splits), test_metrics=metrics,
+        test_proba=proba, leaderboard=rows, compare=optional["compare"],
+        curves={name: read_curves(args.curves, name) for name in MODELS},
+        hidden=hidden_layer(embedding, notes), embedding_model=embedding.stem,
+    )
+    section = params.report
+    written, skipped = write_report(args.images, inputs, section.gallery_size, section.embedding_samples,
+                                    section.seed)
+    g = params.gabor
+    bank = make_bank(g.orientations, g.frequencies, g.kernel_size, g.sigma, g.bandwidth)
+    index = int(np.random.default_rng(section.seed).integers(len(test.y)))
+    more, skipped_more = write_representation_figures(
+        args.images, embedding, model_file(TWIN_MODEL, args.models), model_file(CNN_MODEL, args.models), bank,
+        g.resolution, test.x[index], f"test image {index}, label {test.y[index]}")
+    for note in notes + skipped + skipped_more:
+        print(f"note: {note}")
+    print("\n".join(f"wrote {path}" for path in [Path(args.leaderboard), Path(args.svm_gain), *written, *more]))
 
 
 if __name__ == "__main__":

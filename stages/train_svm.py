@@ -24,7 +24,8 @@ def features(kind: str, args: argparse.Namespace, resolution: int):
         front = PixelFeatures(resolution)
         train, val = load_split(args.train), load_split(args.val)
         return front, front.transform(train.x), train.y, front.transform(val.x), val.y
-    (x_train, y_train), (x_val, y_val) = (load_features(Path(p).stem, Path(p).parent) for p in (args.train, args.val))
+    (x_train, y_train), (x_val, y_val) = (load_features(Path(path).stem, Path(path).parent)
+                                          for path in (args.train, args.val))
     return load_transformer(args.transformer), x_train, y_train, x_val, y_val
 
 

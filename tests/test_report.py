@@ -1,24 +1,40 @@
-"""The report figures: each plotting function writes a non-empty PNG; the report stage end to end."""
+"""The report: tables (leaderboard, SVM gain), every figure writes a non-empty PNG, the stage end to end."""
 
-import json
+import csv
 import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from mnistlab import plots
+from mnistlab import figures, plots, representations
+from mnistlab.compare import compare_models, metrics_summary
+from mnistlab.data.prepare import Split, load_split
 from mnistlab.errors import MnistlabError
-from mnistlab.io import save_npz, write_csv
+from mnistlab.evaluate import score
+from mnistlab.features.gabor import make_bank
+from mnistlab.io import save_npz, write_json
+from mnistlab.nn.model import build_mlp
+from mnistlab.registry import load_model
 from mnistlab.report import (
     FIGURES,
+    LEADERBOARD_COLUMNS,
+    ReportInputs,
     best_model,
+    comparison_lines,
     embedding_2d,
     embedding_sample,
-    read_label_counts,
+    label_count_table,
+    leaderboard_rows,
+    read_proba,
+    svm_gain_rows,
     write_report,
 )
+from mnistlab.torch_models.models import build_model, default_sizes
+from mnistlab.torch_models.predictor import TorchPredictor, save_torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,10 +52,17 @@ def synthetic(n: int = 120, seed: int = 0):
 
 
 def assert_png(path: Path) -> None:
-    assert path.is_file() and path.stat().st_size > 1000
+    assert path.is_file() and path.stat().st_size > 1000, path
     with Image.open(path) as image:
         assert image.format == "PNG" and min(image.size) > 100
 
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# -- figures of mnistlab.plots ------------------------------------------------------------------------
 
 def test_image_figures(tmp_path):
     images, labels, proba = synthetic()
@@ -92,65 +115,265 @@ def test_embedding_sample_is_seeded_and_bounded():
     assert len(embedding_sample(30, 50, 0)) == 30
 
 
-def test_best_model_and_label_counts(tmp_path):
+def test_best_model():
     metrics = {"a": {"accuracy": 0.9}, "b": {"accuracy": 0.95}, "c": {"accuracy": 0.99}}
     assert best_model(metrics, {"a", "b"}) == "b"
     with pytest.raises(MnistlabError):
         best_model(metrics, set())
-    rows = [{"digit": d, "train": 10 + d, "val": 2, "test": 5} for d in range(10)]
-    write_csv(tmp_path / "counts.csv", rows)
-    counts = read_label_counts(tmp_path / "counts.csv")
-    assert list(counts) == ["train", "val", "test"] and counts["train"][9] == 19
+
+
+def test_label_counts_come_from_the_splits(prepared_dir):
+    splits = {name: load_split(prepared_dir / f"{name}.npz") for name in ("train", "val", "test")}
+    counts = label_count_table(splits)
+    assert list(counts) == ["train", "val", "test"]
+    for name, split in splits.items():
+        assert counts[name].shape == (10,) and counts[name].sum() == len(split.y)
+        assert np.array_equal(counts[name], np.bincount(split.y, minlength=10))
+
+
+# -- tables --------------------------------------------------------------------------------------------
+
+def test_leaderboard_rows_are_sorted_with_intervals_around_the_accuracy():
+    y = np.arange(400) % 10
+    onehot = np.eye(10)[y]
+    wrong = np.eye(10)[(y + 1) % 10]
+    proba = {"svm_pixels": np.where((np.arange(400) < 40)[:, None], wrong, onehot),  # 90 %
+             "torch_cnn": np.where((np.arange(400) < 4)[:, None], wrong, onehot),  # 99 %
+             "mlp_adam-he": np.where((np.arange(400) < 40)[:, None], wrong, onehot),  # 90 %, after svm_pixels
+             "torch_fnn": onehot}  # not in metrics/test.json: left out
+    metrics = {name: {"accuracy": 0.0, "ece": 0.01, "macro_f1": 0.9, "log_loss": 0.3}
+               for name in ("svm_pixels", "torch_cnn", "mlp_adam-he")}
+    speed = {"torch_cnn": {"n_params": 206922, "predict_images_per_second": 5000.0}}
+    rows = leaderboard_rows(y, proba, metrics, speed, {"svm_pixels": {"train_seconds": 2.5}},
+                            {"torch_cnn": {"mean_corruption_accuracy": 0.8}})
+    assert [r["model"] for r in rows] == ["torch_cnn", "svm_pixels", "mlp_adam-he"]
+    assert all(tuple(r) == LEADERBOARD_COLUMNS for r in rows)
+    accuracies = [r["accuracy"] for r in rows]
+    assert accuracies == sorted(accuracies, reverse=True) and accuracies[0] == 0.99
+    for r in rows:
+        assert r["ci_low"] < r["accuracy"] < r["ci_high"] <= 1
+        assert r["error_rate"] == pytest.approx(1 - r["accuracy"])
+    cnn, svm = rows[0], rows[1]
+    assert (cnn["family"], cnn["title"]) == ("torch", "PyTorch CNN")
+    assert cnn["n_params"] == 206922 and cnn["mean_corruption_accuracy"] == 0.8 and cnn["train_seconds"] is None
+    assert svm["train_seconds"] == 2.5 and svm["mean_corruption_accuracy"] is None and svm["ece"] == 0.01
+    # Wilson 95 % for 396 / 400 by its formula: (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)
+    p, n, z = 0.99, 400, 1.959964
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    low, high = ((p + z**2 / (2 * n) + sign * half) / (1 + z**2 / n) for sign in (-1, 1))
+    assert cnn["ci_low"] == pytest.approx(low, abs=2e-6) and cnn["ci_high"] == pytest.approx(high, abs=2e-6)
+
+
+def test_svm_gain_rows():
+    y = np.repeat(np.arange(10), 10)
+    pixels = np.eye(10)[y]
+    pixels[:3] = np.eye(10)[1]  # three 0s read as 1: digit 0 at 70 %
+    gabor = np.eye(10)[y]
+    gabor[10] = np.eye(10)[7]  # one 1 read as 7: digit 1 at 90 %
+    rows = svm_gain_rows(y, {"svm_pixels": pixels, "svm_gabor": gabor})
+    assert [r["digit"] for r in rows] == list(range(10))
+    assert rows[0] == {"digit": 0, "svm_pixels": 0.7, "svm_gabor": 1.0, "gain": 0.3}
+    assert rows[1] == {"digit": 1, "svm_pixels": 1.0, "svm_gabor": 0.9, "gain": -0.1}
+    assert all(r["gain"] == 0 for r in rows[2:])
+    assert svm_gain_rows(y, {"svm_pixels": pixels}) == []
+
+
+def test_comparison_lines_say_the_direction_only_when_decided():
+    compare = {"pairs": {"a vs b": {"diff": 0.0123, "ci_low": 0.01, "ci_high": 0.015, "p_holm": 1e-4, "better": 1},
+                         "c vs d": {"diff": -0.001, "ci_low": -0.003, "ci_high": 0.001, "p_holm": 0.4, "better": 0}}}
+    lines = comparison_lines(compare)
+    assert lines[0].startswith("a vs b: A - B = +1.23 points [+1.00, +1.50]") and lines[0].endswith("A better")
+    assert lines[1].endswith("no detectable difference")
+    assert comparison_lines(None) == []
+
+
+def test_read_proba_checks_shapes(tmp_path):
+    save_npz(tmp_path / "p.npz", a=np.zeros((5, 10), np.float32))
+    assert read_proba(tmp_path / "p.npz", 5)["a"].dtype == np.float64
+    with pytest.raises(MnistlabError, match="expected \\(6, 10\\)"):
+        read_proba(tmp_path / "p.npz", 6)
     with pytest.raises(MnistlabError, match="not found"):
-        read_label_counts(tmp_path / "missing.csv")
+        read_proba(tmp_path / "missing.npz", 5)
+
+
+# -- figures of mnistlab.figures and mnistlab.representations ----------------------------------------
+
+def write_curve(folder: Path, model: str, name: str, values) -> None:
+    path = folder / model / "plots" / "metrics" / f"{name}.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("step\t" + name.split("/")[-1] + "\n" + "".join(f"{100 * (i + 1)}\t{v}\n"
+                                                                  for i, v in enumerate(values)))
+
+
+def test_curves_are_read_and_overlaid(tmp_path):
+    write_curve(tmp_path, "m1", "val/error", [0.2, 0.1, 0.05])
+    write_curve(tmp_path, "m1", "val/loss", [0.9, 0.5, 0.2])
+    write_curve(tmp_path, "m2", "val/error", [0.3, 0.2, 0.1])
+    curves = {m: figures.read_curves(tmp_path, m) for m in ("m1", "m2", "absent")}
+    steps, values = curves["m1"]["val/error"]
+    assert steps.tolist() == [100, 200, 300] and values.tolist() == [0.2, 0.1, 0.05]
+    assert set(curves["m2"]) == {"val/error"} and curves["absent"] == {}
+    figures.plot_curve_overlay({m: c for m, c in curves.items() if c}, tmp_path / "curves.png", "two models")
+    assert_png(tmp_path / "curves.png")
+
+
+def test_first_layer_weights_feature_maps_and_unit_choice():
+    net = build_mlp([16], rng=np.random.default_rng(0))
+    weights = representations.first_linear_weights(net)
+    assert weights.shape == (784, 16) and np.array_equal(weights, net.layers[0].params["W"])
+    torch.manual_seed(0)
+    twin = load_torch_model(build_model("mlp", {"hidden_sizes": [16], "dropout": 0.0}, normalize=False))
+    assert np.allclose(representations.first_linear_weights(twin), twin.model[1].weight.detach().numpy().T)
+    norms = np.linalg.norm(weights, axis=0)
+    assert np.array_equal(representations.strongest_units(weights, 3), np.argsort(-norms)[:3])
+    cnn = load_torch_model(build_model("cnn"))
+    filters = representations.first_conv_filters(cnn)
+    assert filters.shape == (16, 3, 3)
+    image = np.random.default_rng(1).random((28, 28), dtype=np.float32)
+    maps = representations.first_feature_maps(cnn, image)
+    conv = cnn.model[1]
+    expected = torch.relu(conv(cnn.model[0](torch.from_numpy(image)[None, None])))[0].detach().numpy()
+    assert maps.shape == (16, 28, 28) and np.allclose(maps, expected, atol=1e-6) and maps.min() >= 0
+    with pytest.raises(MnistlabError, match="expected a convolution"):
+        representations.first_conv_filters(twin)
+    with pytest.raises(MnistlabError, match="fully connected"):
+        representations.first_linear_weights(cnn)
+
+
+def load_torch_model(model):
+    return TorchPredictor(model, {})
 
 
 def test_write_report_draws_every_figure(tmp_path):
     images, labels, proba = synthetic(100)
-    counts = {"train": np.bincount(labels, minlength=10)}
+    split = load_split_like(images, labels)
     test_proba = {"svm_pixels": proba, "svm_gabor": proba[::-1], "torch_cnn": np.eye(10)[labels] * 0.9 + 0.01}
     metrics = {"svm_pixels": {"accuracy": 0.8}, "torch_cnn": {"accuracy": 1.0}, "gone": {"accuracy": 1.0}}
+    curves = {"torch_cnn": {"val/error": (np.array([1, 2]), np.array([0.1, 0.05]))}}
 
     def hidden(x):
         return x.reshape(len(x), -1)[:, ::8]
 
-    written = write_report(tmp_path, (images, labels), (images, labels), counts, metrics, test_proba, hidden,
-                           gallery_size=12, embedding_samples=60, seed=0)
-    expected = [tmp_path / FIGURES[key] for key in
-                ("samples", "labels", "confusion", "misclassified", "predictions", "svm_pair", "svm_gain",
-                 "tsne", "pca")]
-    assert written == expected
+    inputs = ReportInputs(split, split, {"train": np.bincount(labels, minlength=10)}, metrics, test_proba,
+                          leaderboard=leaderboard_rows(labels, test_proba, metrics), curves=curves,
+                          hidden=hidden, embedding_model="mlp_adam-he")
+    written, notes = write_report(tmp_path, inputs, gallery_size=12, embedding_samples=60, seed=0)
+    expected = {"samples", "labels", "leaderboard", "confusion", "confusion_all", "misclassified", "predictions",
+                "reliability", "curves_torch", "svm_pair", "svm_gain", "tsne", "pca"}
+    assert sorted(written) == sorted(tmp_path / FIGURES[key] for key in expected)
+    assert len(notes) == 2 and all(f"skipping {FIGURES[key]}" in " ".join(notes)  # no curves of these models
+                                   for key in ("curves_numpy", "curves_twin"))
     for path in written:
         assert_png(path)
 
 
-def test_report_stage_runs_in_a_project_folder(prepared_dir, tmp_path, monkeypatch, capsys):
-    """stages/report.py on the sample's prepared splits, without the MLP: five figures and a note."""
-    for split in ("train", "test"):
-        (tmp_path / "data/prepared").mkdir(parents=True, exist_ok=True)
-        (tmp_path / f"data/prepared/{split}.npz").write_bytes((prepared_dir / f"{split}.npz").read_bytes())
-    with np.load(prepared_dir / "test.npz") as test:
-        y = test["y"]
-    counts = [{"digit": d, "train": 5, "val": 1, "test": 2} for d in range(10)]
-    write_csv(tmp_path / "plots/label_counts.csv", counts)
-    (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics/test.json").write_text(json.dumps({"svm_pixels": {"accuracy": 1.0}}))
-    save_npz(tmp_path / "data/evaluation/test_proba.npz", svm_pixels=np.eye(10, dtype=np.float32)[y])
-    (tmp_path / "params.yaml").write_text("evaluate:\n  gallery_size: 9\n  embedding_samples: 50\n")
-    monkeypatch.chdir(tmp_path)
+def load_split_like(images, labels):
+    return Split(images, labels.astype(np.uint8))
+
+
+# -- the stage -----------------------------------------------------------------------------------------
+
+ARGS = ["--params", "params.yaml", "--train", "data/prepared/train.npz", "--val", "data/prepared/val.npz",
+        "--test", "data/prepared/test.npz", "--metrics", "metrics/test.json", "--speed", "metrics/speed.json",
+        "--train-metrics", "metrics/train", "--compare", "metrics/compare.json",
+        "--robustness", "metrics/robustness.json", "--proba", "data/evaluation/test_proba.npz",
+        "--models", "models", "--curves", "plots/curves", "--images", "plots/images",
+        "--leaderboard", "plots/leaderboard.csv", "--svm-gain", "plots/svm_gain.csv",
+        "--embedding-model", "models/mlp_adam-he.npz"]
+PARAMS = "report:\n  gallery_size: 9\n  embedding_samples: 60\ngabor:\n  frequencies: [0.15, 0.3]\n"
+
+
+def make_project(root: Path, prepared_dir: Path) -> None:
+    """A project folder: the sample's prepared splits, tiny untrained models, and every stage's outputs."""
+    for split in ("train", "val", "test"):
+        (root / "data/prepared").mkdir(parents=True, exist_ok=True)
+        (root / f"data/prepared/{split}.npz").write_bytes((prepared_dir / f"{split}.npz").read_bytes())
+    (root / "params.yaml").write_text(PARAMS)
+    build_mlp([16], rng=np.random.default_rng(0)).save(root / "models/mlp_adam-he.npz")
+    torch.manual_seed(0)
+    for name, builder, sizes, normalize in (("torch_cnn", "cnn", default_sizes("cnn"), True),
+                                            ("torch_mlp", "mlp", {"hidden_sizes": [16], "dropout": 0.0}, False)):
+        save_torch(root / f"models/{name}.pt", build_model(builder, sizes, normalize),
+                   {"model": name, "builder": builder, "sizes": sizes, "normalize": normalize})
+    test = load_split(root / "data/prepared/test.npz")
+    proba = {name: load_model(root / f"models/{name}.{suffix}").predict_proba(test.x)
+             for name, suffix in (("mlp_adam-he", "npz"), ("torch_cnn", "pt"), ("torch_mlp", "pt"))}
+    rng = np.random.default_rng(0)
+    for name, right in (("svm_pixels", 0.9), ("svm_gabor", 0.95)):  # SVM stand-ins: probabilities only
+        guess = np.where(rng.random(len(test.y)) < right, test.y, rng.integers(0, 10, len(test.y)))
+        proba[name] = np.eye(10)[guess] * 0.9 + 0.01
+    save_npz(root / "data/evaluation/test_proba.npz", **{k: v.astype(np.float32) for k, v in proba.items()})
+    write_json(root / "metrics/test.json", {name: score(test.y, p) for name, p in proba.items()})
+    write_json(root / "metrics/speed.json", {name: {"n_params": 10, "predict_images_per_second": 1e4}
+                                             for name in proba})
+    for name in proba:
+        write_json(root / f"metrics/train/{name}.json", {"train_seconds": 1.5})
+    for name in ("mlp_adam-he", "torch_cnn", "torch_mlp"):
+        write_curve(root / "plots/curves", name, "val/error", [0.5, 0.2, 0.1])
+        write_curve(root / "plots/curves", name, "val/loss", [1.5, 0.6, 0.3])
+    write_json(root / "metrics/robustness.json", {name: {"mean_corruption_accuracy": 0.5} for name in proba})
+    result = compare_models(test.y, proba, [{"question": "q", "a": "svm_gabor", "b": "svm_pixels"}],
+                            n_resamples=200)
+    write_json(root / "metrics/compare.json", metrics_summary(result))
+
+
+def run_stage(root: Path, monkeypatch) -> None:
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["stages/report.py", *ARGS])
     runpy.run_path(str(REPO / "stages/report.py"), run_name="__main__")
-    assert "skipping the t-SNE and PCA" in capsys.readouterr().out
-    produced = sorted(p.name for p in (tmp_path / "plots/images").glob("*.png"))
-    basic = ("samples", "labels", "confusion", "misclassified", "predictions")
-    assert produced == sorted(FIGURES[key] for key in basic)
 
 
-def test_report_stage_without_evaluation_exits_2(tmp_path, monkeypatch, prepared_dir):
+def test_report_stage_writes_every_table_and_figure(prepared_dir, tmp_path, monkeypatch, capsys):
+    make_project(tmp_path, prepared_dir)
+    run_stage(tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    expected = sorted([*FIGURES.values(), *representations.FIGURES.values()])
+    assert sorted(p.name for p in (tmp_path / "plots/images").glob("*.png")) == expected
+    for name in expected:
+        assert_png(tmp_path / "plots/images" / name)
+    assert "curves_numpy_mlps.png" in out  # only one of the NumPy MLPs has curves: drawn, no note
+    board = read_rows(tmp_path / "plots/leaderboard.csv")
+    assert tuple(board[0]) == LEADERBOARD_COLUMNS and len(board) == 5
+    assert [float(r["accuracy"]) for r in board] == sorted((float(r["accuracy"]) for r in board), reverse=True)
+    assert all(r["mean_corruption_accuracy"] == "0.5" and r["train_seconds"] == "1.5" for r in board)
+    gain = read_rows(tmp_path / "plots/svm_gain.csv")
+    assert [int(r["digit"]) for r in gain] == list(range(10)) and set(gain[0]) == {"digit", "svm_pixels",
+                                                                                   "svm_gabor", "gain"}
+
+
+def test_report_stage_skips_what_is_missing(prepared_dir, tmp_path, monkeypatch, capsys):
+    """No compare/robustness, no CNN or twin, no curves: notes, and the rest is drawn."""
+    make_project(tmp_path, prepared_dir)
+    for path in ("metrics/compare.json", "metrics/robustness.json", "models/torch_cnn.pt", "models/torch_mlp.pt"):
+        (tmp_path / path).unlink()
+    for path in sorted((tmp_path / "plots/curves").rglob("*.tsv")):
+        path.unlink()
+    run_stage(tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    for text in ("compare.json: not found", "robustness.json: not found", "torch_cnn.pt: not found",
+                 "torch_mlp.pt: not found", "skipping curves_torch.png"):
+        assert text in out
+    produced = {p.name for p in (tmp_path / "plots/images").glob("*.png")}
+    assert representations.FIGURES["weights"] in produced and representations.FIGURES["filters"] not in produced
+    assert FIGURES["leaderboard"] in produced and FIGURES["curves_torch"] not in produced
+    assert all(r["mean_corruption_accuracy"] == "" for r in read_rows(tmp_path / "plots/leaderboard.csv"))
+
+
+def test_report_stage_without_evaluation_exits_2(tmp_path, monkeypatch, prepared_dir, capsys):
     (tmp_path / "data/prepared").mkdir(parents=True)
-    for split in ("train", "test"):
+    for split in ("train", "val", "test"):
         (tmp_path / f"data/prepared/{split}.npz").write_bytes((prepared_dir / f"{split}.npz").read_bytes())
     (tmp_path / "params.yaml").write_text("{}\n")
-    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(REPO / "stages/report.py"), run_name="__main__")
+        run_stage(tmp_path, monkeypatch)
     assert exit_info.value.code == 2
+    assert "metrics/test.json: not found; run `dvc repro evaluate` first" in capsys.readouterr().err
+
+
+def test_gabor_bank_figures_draw_at_one_scale(tmp_path):
+    bank = make_bank(4, [0.2], 13)
+    cnn = load_torch_model(build_model("cnn"))
+    image = np.random.default_rng(0).random((28, 28), dtype=np.float32)
+    representations.plot_filters_same_scale(representations.first_conv_filters(cnn), bank, image,
+                                            tmp_path / "f.png", bank_pixel=2.0)
+    assert_png(tmp_path / "f.png")

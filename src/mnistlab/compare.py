@@ -363,10 +363,10 @@ def metrics_summary(result: dict) -> dict:
 
 
 def compare_rows(result: dict) -> list[dict]:
-    """Rows ``{question, diff, ci_low, ci_high, verdict}`` in percentage points, for a DVC plot."""
-    return [{"question": r["question"], "diff": round(100 * r["diff"], 4),
-             "ci_low": round(100 * r["ci_low"], 4), "ci_high": round(100 * r["ci_high"], 4),
-             "verdict": r["verdict"]} for r in result["pairs"]]
+    """Rows ``{question, diff, ci_low, ci_high, verdict}`` for the ``forest`` plot template: the
+    accuracy difference A - B and its interval as fractions (the template shows signed %)."""
+    return [{"question": r["question"], "diff": round(r["diff"], 6), "ci_low": round(r["ci_low"], 6),
+             "ci_high": round(r["ci_high"], 6), "verdict": r["verdict"]} for r in result["pairs"]]
 
 
 def write_compare_rows(result: dict, path: str | os.PathLike) -> None:

@@ -92,5 +92,9 @@ def evaluate_all(folder: str | os.PathLike, images: np.ndarray, labels: np.ndarr
 
 
 def confusion_rows(y_true: np.ndarray, y_pred: np.ndarray) -> list[dict]:
-    """One ``{actual, predicted}`` row per test image, for DVC's ``confusion`` plot template."""
-    return [{"actual": int(a), "predicted": int(p)} for a, p in zip(y_true, y_pred, strict=True)]
+    """Rows ``{actual, predicted, count}`` for all 100 pairs of digits, for the ``confusion_counts``
+    plot template (``.dvc/plots/``): 100 rows per model rather than one per test image."""
+    counts = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
+    np.add.at(counts, (np.asarray(y_true, dtype=np.intp), np.asarray(y_pred, dtype=np.intp)), 1)
+    return [{"actual": a, "predicted": p, "count": int(counts[a, p])}
+            for a in range(N_CLASSES) for p in range(N_CLASSES)]

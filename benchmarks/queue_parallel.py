@@ -1,0 +1,94 @@
+"""Benchmark: two queued experiments run one at a time (``dvc queue start -j 1``) and side by side (``-j 2``).
+
+In a scratch copy of the repository (see benchmarks/pipeline.py) the pipeline first runs once on
+data/sample with small sizes and is committed, as a user's baseline. Then two experiments that
+differ only in the top-level ``seed`` (``--seeds``) are queued and run with ``-j 1``; they are
+removed, the run-cache is emptied (else DVC would restore the second round's stages instead of
+running them), and the same two are queued again and run with ``-j 2``. Each round is timed from
+``dvc queue start`` until ``dvc queue status`` shows nothing queued or running (polled every
+second). Stages that the seed does not change (download, prepare, ...) are skipped in both
+rounds, as in a real seed sweep.
+
+Threads: a stage uses every core unless ``MNISTLAB_THREADS`` says otherwise; with ``-j 2`` on a
+2-core machine, ``--threads 1`` gives each experiment one core (the setting applies to both rounds).
+
+Usage: python benchmarks/queue_parallel.py [--seeds 1 2] [--threads N] [--set KEY=VALUE ...]
+Prints ``serial_seconds``, ``parallel_seconds`` and ``ratio`` (serial / parallel: above 1 means
+running side by side finished sooner).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline import environment, run, scratch_clone, set_params  # noqa: E402
+
+SMALL = ["data.source=sample", "prepare.val_size=300", "prepare.train_size=1500", "prepare.test_size=500",
+         "mlp.epochs=1", "torch.epochs=1", "torch.models.cnn.epochs=1", "gabor.pca_components=40",
+         "evaluate.embedding_samples=200"]
+
+
+def run_queue(repo: Path, env: dict, seeds: list[int], jobs: int, timeout: float = 3600) -> float:
+    """Queue one experiment per seed, run the queue with ``jobs`` workers; return wall seconds."""
+    for seed in seeds:
+        run(["dvc", "exp", "run", "--queue", "-S", f"seed={seed}"], repo, env)
+    start = time.perf_counter()
+    run(["dvc", "queue", "start", "-j", str(jobs)], repo, env)
+    while True:
+        status = run(["dvc", "queue", "status"], repo, env)
+        if not any(word in status for word in ("Queued", "Running")):
+            break
+        if time.perf_counter() - start > timeout:
+            sys.exit(f"the queue did not finish within {timeout:.0f} s:\n{status}")
+        time.sleep(1)
+    seconds = time.perf_counter() - start
+    if "Failed" in status:
+        logs = "\n".join(run(["dvc", "queue", "logs", line.split()[0]], repo, env)
+                         for line in status.splitlines() if "Failed" in line)
+        sys.exit(f"an experiment failed with -j {jobs}:\n{status}\n{logs}")
+    return seconds
+
+
+def clear(repo: Path, env: dict) -> None:
+    """Forget the round's experiments and the run-cache, so the next round runs the same stages."""
+    run(["dvc", "exp", "remove", "--all-commits"], repo, env)
+    run(["dvc", "queue", "remove", "--all"], repo, env)
+    shutil.rmtree(repo / ".dvc" / "cache" / "runs", ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs=2, default=[1, 2], help="the two experiments' seeds")
+    parser.add_argument("--threads", type=int, help="MNISTLAB_THREADS for every stage")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a param of the baseline, after the small defaults (repeatable)")
+    args = parser.parse_args()
+
+    env = environment()
+    if args.threads:
+        env["MNISTLAB_THREADS"] = str(args.threads)
+    root = Path(tempfile.mkdtemp(prefix="mnistlab-queue-"))
+    try:
+        repo = scratch_clone(root, env)
+        set_params(repo, [*SMALL, *args.set])
+        run(["dvc", "repro"], repo, env)
+        run(["git", "add", "-A"], repo, env)
+        run(["git", "commit", "-qm", "baseline"], repo, env)
+        serial = run_queue(repo, env, args.seeds, jobs=1)
+        clear(repo, env)
+        parallel = run_queue(repo, env, args.seeds, jobs=2)
+        print(f"serial_seconds: {serial:.1f}")
+        print(f"parallel_seconds: {parallel:.1f}")
+        print(f"ratio: {serial / parallel:.2f}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

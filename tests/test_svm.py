@@ -1,0 +1,160 @@
+"""SVM pipelines: exact and Nystroem methods, gamma, skops save/load (same bytes, trusted types), stage."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io
+from sklearn.svm import SVC
+
+from mnistlab.data.prepare import load_split
+from mnistlab.errors import MnistlabError
+from mnistlab.features.gabor import GaborFeatures, load_transformer, save_transformer
+from mnistlab.io import save_npz
+from mnistlab.svm import (
+    TRUSTED_TYPES,
+    PixelFeatures,
+    SVMModel,
+    fit_svm,
+    load_svm,
+    make_svm,
+    resolve_gamma,
+    save_svm,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def pixels(prepared_dir):
+    """14x14 pixel features of the prepared sample: (x_train, y_train, x_val, y_val, test split)."""
+    train, val, test = (load_split(prepared_dir / f"{s}.npz") for s in ("train", "val", "test"))
+    front = PixelFeatures(14)
+    return front.transform(train.x), train.y, front.transform(val.x), val.y, test
+
+
+@pytest.mark.parametrize("method", ["exact", "nystroem"])
+def test_both_methods_learn_and_round_trip(pixels, tmp_path, method):
+    x, y, x_val, y_val, test = pixels
+    classifier, metrics = fit_svm(x, y, x_val, y_val, C=5.0, gamma="scale", method=method, n_components=300)
+    assert metrics["val_accuracy"] > 0.9 and metrics["n_train"] == len(y) == 2000
+    assert ("n_support_vectors" in metrics) == (method == "exact")
+    assert metrics.get("n_components", 300) == 300
+    model = SVMModel(PixelFeatures(14), classifier)
+    path = tmp_path / "svm_pixels.skops"
+    save_svm(model, path)
+    loaded = load_svm(path)
+    proba = loaded.predict_proba(test.x)
+    assert proba.shape == (500, 10)
+    np.testing.assert_array_equal(proba, model.predict_proba(test.x))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert np.mean(proba.argmax(axis=1) == test.y) > 0.88
+    assert loaded.n_params == model.n_params > 300 * 14 * 14
+    assert set(skops.io.get_untrusted_types(file=path)) <= set(TRUSTED_TYPES)
+
+
+def test_same_model_same_bytes(pixels, tmp_path):
+    """Saving is deterministic: a second fit of the same data writes byte-identical files."""
+    x, y, x_val, y_val, _ = pixels
+    files = []
+    for run in range(2):
+        classifier, _ = fit_svm(x[:500], y[:500], x_val, y_val, C=5.0, gamma="scale")
+        files.append(tmp_path / f"{run}.skops")
+        save_svm(SVMModel(PixelFeatures(14), classifier), files[-1])
+    assert files[0].read_bytes() == files[1].read_bytes()
+
+
+def test_gamma_scale_means_what_svc_means(pixels):
+    x, y = pixels[0][:300], pixels[1][:300]
+    svc = SVC(gamma="scale").fit(x, y)
+    assert resolve_gamma("scale", x) == pytest.approx(svc._gamma, rel=1e-6)
+    assert resolve_gamma("auto", x) == 1 / x.shape[1] and resolve_gamma(0.5, x) == 0.5
+    nystroem = make_svm("nystroem", 1.0, resolve_gamma("scale", x), n_components=50)
+    assert nystroem[0].gamma == pytest.approx(svc._gamma, rel=1e-6)
+
+
+def test_nystroem_components_capped_and_unknown_method(pixels):
+    x, y, x_val, y_val, _ = pixels
+    classifier, metrics = fit_svm(x[:100], y[:100], x_val, y_val, 5.0, "scale", method="nystroem",
+                                  n_components=1000)
+    assert metrics["n_components"] == 100
+    with pytest.raises(MnistlabError, match="svm.method = 'fast': expected one of exact, nystroem"):
+        fit_svm(x, y, x_val, y_val, 5.0, "scale", method="fast")
+
+
+def test_pixel_features_resolution():
+    images = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
+    assert PixelFeatures(14).transform(images).shape == (3, 196)
+    assert PixelFeatures(28).transform(images).shape == (3, 784)
+
+
+def test_gabor_transformer_round_trip_same_bytes(prepared_dir, tmp_path):
+    images = load_split(prepared_dir / "train.npz").x[:300]
+    features = GaborFeatures(pca_components=20)
+    features.fit(images)
+    save_transformer(tmp_path / "a.skops", features)
+    save_transformer(tmp_path / "b.skops", GaborFeatures(pca_components=20).fit(images))
+    assert (tmp_path / "a.skops").read_bytes() == (tmp_path / "b.skops").read_bytes()
+    loaded = load_transformer(tmp_path / "a.skops")
+    np.testing.assert_array_equal(loaded.transform(images[:20]), features.transform(images[:20]))
+    with pytest.raises(MnistlabError, match="not found; run `dvc repro gabor` first"):
+        load_transformer(tmp_path / "missing.skops")
+    with pytest.raises(MnistlabError, match="old joblib model format"):
+        load_transformer(tmp_path / "gabor.joblib")  # refused unread, even when missing
+    skops.io.dump({"not": "a transformer"}, tmp_path / "other.skops")
+    with pytest.raises(MnistlabError, match="expected a fitted GaborFeatures"):
+        load_transformer(tmp_path / "other.skops")
+    save_svm(SVMModel(PixelFeatures(14), None), tmp_path / "svm.skops")
+    with pytest.raises(MnistlabError, match="holds a SVMModel, expected a fitted GaborFeatures"):
+        load_transformer(tmp_path / "svm.skops")
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(MnistlabError, match=r"svm_pixels.skops: not found \(train it with `dvc repro`\)"):
+        load_svm(tmp_path / "svm_pixels.skops")
+
+
+def stage_main():
+    return runpy.run_path(str(REPO / "stages" / "train_svm.py"))["main"]
+
+
+def test_stage_trains_both_feature_kinds(prepared_dir, tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("seed: 0\nsvm:\n  train_size: 600\n")
+    x = {s: load_split(prepared_dir / f"{s}.npz") for s in ("train", "val", "test")}
+    features = GaborFeatures(pca_components=20)
+    save_npz(tmp_path / "features" / "train.npz", x=features.fit_transform(x["train"].x), y=x["train"].y)
+    save_npz(tmp_path / "features" / "val.npz", x=features.transform(x["val"].x), y=x["val"].y)
+    save_transformer(tmp_path / "features" / "gabor.skops", features)
+    folder = tmp_path / "features"
+    runs = {
+        "pixels": ["--train", str(prepared_dir / "train.npz"), "--val", str(prepared_dir / "val.npz")],
+        "gabor": ["--train", str(folder / "train.npz"), "--val", str(folder / "val.npz"),
+                  "--transformer", str(folder / "gabor.skops")],
+    }
+    for kind, paths in runs.items():
+        model, metrics = tmp_path / f"svm_{kind}.skops", tmp_path / f"svm_{kind}.json"
+        stage_main()(["--features", kind, "--params", str(params), *paths, "--model", str(model),
+                      "--metrics", str(metrics)])
+        values = json.loads(metrics.read_text())
+        assert values["n_train"] == 600 and values["val_accuracy"] > 0.85, values
+        accuracy = np.mean(load_svm(model).predict_proba(x["test"].x).argmax(axis=1) == x["test"].y)
+        assert accuracy > 0.85, (kind, accuracy)
+
+
+def test_stage_missing_input_is_one_line(prepared_dir, tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("svm:\n  train_size: 200\n")
+    argv = ["--features", "pixels", "--params", str(params), "--train", str(prepared_dir / "train.npz"),
+            "--val", str(prepared_dir / "missing.npz"), "--model", str(tmp_path / "m.skops"),
+            "--metrics", str(tmp_path / "m.json")]
+    with pytest.raises(SystemExit) as exited:
+        stage_main()(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.npz" in err
+    assert not (tmp_path / "m.skops").exists()
