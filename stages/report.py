@@ -44,7 +44,8 @@ from mnistlab.runtime import stage
 PATHS = {
     "params": "params.yaml", "train": "prepared training split (.npz)", "val": "prepared validation split",
     "test": "prepared test split", "metrics": "metrics/test.json of the evaluate stage",
-    "speed": "metrics/speed.json of the evaluate stage", "train-metrics": "folder of <model>.json training metrics",
+    "speed": "metrics/speed.json of the evaluate stage",
+    "train-metrics": "folder of the <model>.json training metrics",
     "compare": "metrics/compare.json (optional)", "robustness": "metrics/robustness.json (optional)",
     "proba": "test probabilities of the evaluate stage (.npz)", "models": "folder of the trained models",
     "curves": "folder of the DVCLive curves, one sub-folder per model", "images": "output folder of the PNGs",
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     metrics = read_json(args.metrics, "evaluate")
     proba = read_proba(args.proba, len(test.y))
     optional = {key: read_json(getattr(args, key), key, required=False) for key in ("compare", "robustness")}
-    notes += [f"{getattr(args, key)}: not found; drawing without it" for key, v in optional.items() if v is None]
+    notes += [f"{getattr(args, key)}: not found; drawing without it"
+              for key, value in optional.items() if value is None]
     speed = read_json(args.speed, "evaluate", required=False) or {}
     rows = leaderboard_rows(test.y, proba, metrics, speed, read_train_metrics(args.train_metrics),
                             optional["robustness"])
@@ -102,7 +104,8 @@ def main(argv: list[str] | None = None) -> None:
         g.resolution, test.x[index], f"test image {index}, label {test.y[index]}")
     for note in notes + skipped + skipped_more:
         print(f"note: {note}")
-    print("\n".join(f"wrote {path}" for path in [Path(args.leaderboard), Path(args.svm_gain), *written, *more]))
+    tables = [Path(args.leaderboard), Path(args.svm_gain)]
+    print("\n".join(f"wrote {path}" for path in [*tables, *written, *more]))
 
 
 if __name__ == "__main__":

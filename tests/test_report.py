@@ -16,6 +16,7 @@ from mnistlab.data.prepare import Split, load_split
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluate import score
 from mnistlab.features.gabor import make_bank
+from mnistlab.figures import comparison_lines
 from mnistlab.io import save_npz, write_json
 from mnistlab.nn.model import build_mlp
 from mnistlab.registry import load_model
@@ -24,7 +25,6 @@ from mnistlab.report import (
     LEADERBOARD_COLUMNS,
     ReportInputs,
     best_model,
-    comparison_lines,
     embedding_2d,
     embedding_sample,
     label_count_table,
@@ -155,8 +155,8 @@ def test_leaderboard_rows_are_sorted_with_intervals_around_the_accuracy():
         assert r["error_rate"] == pytest.approx(1 - r["accuracy"])
     cnn, svm = rows[0], rows[1]
     assert (cnn["family"], cnn["title"]) == ("torch", "PyTorch CNN")
-    assert cnn["n_params"] == 206922 and cnn["mean_corruption_accuracy"] == 0.8 and cnn["train_seconds"] is None
-    assert svm["train_seconds"] == 2.5 and svm["mean_corruption_accuracy"] is None and svm["ece"] == 0.01
+    assert (cnn["n_params"], cnn["mean_corruption_accuracy"], cnn["train_seconds"]) == (206922, 0.8, None)
+    assert (svm["train_seconds"], svm["mean_corruption_accuracy"], svm["ece"]) == (2.5, None, 0.01)
     # Wilson 95 % for 396 / 400 by its formula: (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)
     p, n, z = 0.99, 400, 1.959964
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
@@ -179,10 +179,13 @@ def test_svm_gain_rows():
 
 
 def test_comparison_lines_say_the_direction_only_when_decided():
-    compare = {"pairs": {"a vs b": {"diff": 0.0123, "ci_low": 0.01, "ci_high": 0.015, "p_holm": 1e-4, "better": 1},
-                         "c vs d": {"diff": -0.001, "ci_low": -0.003, "ci_high": 0.001, "p_holm": 0.4, "better": 0}}}
+    compare = {"pairs": {
+        "a vs b": {"diff": 0.0123, "ci_low": 0.01, "ci_high": 0.015, "p_holm": 1e-4, "better": 1},
+        "c vs d": {"diff": -0.001, "ci_low": -0.003, "ci_high": 0.001, "p_holm": 0.4, "better": 0},
+        "e vs f": {"diff": -0.02, "ci_low": -0.03, "ci_high": -0.01, "p_holm": 1e-3, "better": -1}}}
     lines = comparison_lines(compare)
-    assert lines[0].startswith("a vs b: A - B = +1.23 points [+1.00, +1.50]") and lines[0].endswith("A better")
+    assert lines[0].startswith("a vs b: A - B = +1.23 points [+1.00, +1.50]")
+    assert lines[0].endswith(": a more accurate") and lines[2].endswith(": f more accurate")
     assert lines[1].endswith("no detectable difference")
     assert comparison_lines(None) == []
 
@@ -258,8 +261,8 @@ def test_write_report_draws_every_figure(tmp_path):
                           leaderboard=leaderboard_rows(labels, test_proba, metrics), curves=curves,
                           hidden=hidden, embedding_model="mlp_adam-he")
     written, notes = write_report(tmp_path, inputs, gallery_size=12, embedding_samples=60, seed=0)
-    expected = {"samples", "labels", "leaderboard", "confusion", "confusion_all", "misclassified", "predictions",
-                "reliability", "curves_torch", "svm_pair", "svm_gain", "tsne", "pca"}
+    expected = {"samples", "labels", "leaderboard", "confusion", "confusion_all", "misclassified",
+                "predictions", "reliability", "curves_torch", "svm_pair", "svm_gain", "tsne", "pca"}
     assert sorted(written) == sorted(tmp_path / FIGURES[key] for key in expected)
     assert len(notes) == 2 and all(f"skipping {FIGURES[key]}" in " ".join(notes)  # no curves of these models
                                    for key in ("curves_numpy", "curves_twin"))
@@ -291,8 +294,9 @@ def make_project(root: Path, prepared_dir: Path) -> None:
     (root / "params.yaml").write_text(PARAMS)
     build_mlp([16], rng=np.random.default_rng(0)).save(root / "models/mlp_adam-he.npz")
     torch.manual_seed(0)
+    tiny_mlp = {"hidden_sizes": [16], "dropout": 0.0}
     for name, builder, sizes, normalize in (("torch_cnn", "cnn", default_sizes("cnn"), True),
-                                            ("torch_mlp", "mlp", {"hidden_sizes": [16], "dropout": 0.0}, False)):
+                                            ("torch_mlp", "mlp", tiny_mlp, False)):
         save_torch(root / f"models/{name}.pt", build_model(builder, sizes, normalize),
                    {"model": name, "builder": builder, "sizes": sizes, "normalize": normalize})
     test = load_split(root / "data/prepared/test.npz")
@@ -334,7 +338,8 @@ def test_report_stage_writes_every_table_and_figure(prepared_dir, tmp_path, monk
     assert "curves_numpy_mlps.png" in out  # only one of the NumPy MLPs has curves: drawn, no note
     board = read_rows(tmp_path / "plots/leaderboard.csv")
     assert tuple(board[0]) == LEADERBOARD_COLUMNS and len(board) == 5
-    assert [float(r["accuracy"]) for r in board] == sorted((float(r["accuracy"]) for r in board), reverse=True)
+    accuracies = [float(r["accuracy"]) for r in board]
+    assert accuracies == sorted(accuracies, reverse=True)
     assert all(r["mean_corruption_accuracy"] == "0.5" and r["train_seconds"] == "1.5" for r in board)
     gain = read_rows(tmp_path / "plots/svm_gain.csv")
     assert [int(r["digit"]) for r in gain] == list(range(10)) and set(gain[0]) == {"digit", "svm_pixels",
@@ -344,7 +349,8 @@ def test_report_stage_writes_every_table_and_figure(prepared_dir, tmp_path, monk
 def test_report_stage_skips_what_is_missing(prepared_dir, tmp_path, monkeypatch, capsys):
     """No compare/robustness, no CNN or twin, no curves: notes, and the rest is drawn."""
     make_project(tmp_path, prepared_dir)
-    for path in ("metrics/compare.json", "metrics/robustness.json", "models/torch_cnn.pt", "models/torch_mlp.pt"):
+    for path in ("metrics/compare.json", "metrics/robustness.json", "models/torch_cnn.pt",
+                 "models/torch_mlp.pt"):
         (tmp_path / path).unlink()
     for path in sorted((tmp_path / "plots/curves").rglob("*.tsv")):
         path.unlink()
@@ -354,7 +360,8 @@ def test_report_stage_skips_what_is_missing(prepared_dir, tmp_path, monkeypatch,
                  "torch_mlp.pt: not found", "skipping curves_torch.png"):
         assert text in out
     produced = {p.name for p in (tmp_path / "plots/images").glob("*.png")}
-    assert representations.FIGURES["weights"] in produced and representations.FIGURES["filters"] not in produced
+    learned = representations.FIGURES
+    assert learned["weights"] in produced and learned["filters"] not in produced
     assert FIGURES["leaderboard"] in produced and FIGURES["curves_torch"] not in produced
     assert all(r["mean_corruption_accuracy"] == "" for r in read_rows(tmp_path / "plots/leaderboard.csv"))
 

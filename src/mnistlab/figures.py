@@ -15,13 +15,16 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from mnistlab import calibration
 from mnistlab.plots import DIGITS, confusion_counts, draw_confusion, plt, save_figure
 
 #: Colour of each model family (mnistlab.registry) in the leaderboard.
 FAMILY_COLORS = {"svm": "tab:orange", "numpy": "tab:blue", "torch": "tab:red"}
 FAMILY_LABELS = {"svm": "SVM (scikit-learn)", "numpy": "NumPy network (from scratch)", "torch": "PyTorch"}
 #: The curves drawn by :func:`plot_curve_overlay`: DVCLive name -> axis label.
-VAL_CURVES = {"val/error": "validation error rate", "val/loss": "validation loss (cross-entropy, nats)"}
+VAL_CURVES = {"val/error": "validation error, %", "val/loss": "validation loss (cross-entropy), nats"}
+#: Factor applied to each curve's values before drawing (fractions to percent).
+CURVE_SCALE = {"val/error": 100.0}
 
 Curves = dict[str, tuple[np.ndarray, np.ndarray]]  # curve name -> (steps (updates), values)
 
@@ -77,14 +80,16 @@ def plot_curve_overlay(curves: dict[str, Curves], path: str | os.PathLike, title
         for k, (model, model_curves) in enumerate(curves.items()):
             if name in model_curves:
                 steps, ys = model_curves[name]
+                ys = ys * CURVE_SCALE.get(name, 1.0)
                 ax.plot(steps, ys, color=cmap(k % 10), lw=1.4, marker="o" if len(steps) < 30 else None,
                         ms=3, label=model)
                 values.append(ys)
         if values and min(float(v.min()) for v in values) > 0:
             ax.set_yscale("log")
+            _log_ticks(ax.yaxis)
         ax.set_xlabel("updates (optimizer steps)")
         ax.set_ylabel(label + (" (log scale)" if ax.get_yscale() == "log" else ""))
-        ax.set_title(label[0].upper() + label[1:])
+        ax.set_title(label[0].upper() + label[1:].split(",")[0])
         ax.grid(alpha=0.3, which="both")
     handles, labels = axes[0].get_legend_handles_labels()
     if not handles:
@@ -95,8 +100,32 @@ def plot_curve_overlay(curves: dict[str, Curves], path: str | os.PathLike, title
     save_figure(fig, path)
 
 
-def _percent(value: float, _pos=None) -> str:
+def _plain(value: float, _pos=None) -> str:
+    """A tick label without powers of ten: 0.06, 0.3, 2, 15."""
     return f"{value:.2g}" if value < 1 else f"{value:.3g}"
+
+
+def comparison_lines(compare: dict | None) -> list[str]:
+    """One line per paired test of ``metrics/compare.json`` (difference in points, interval, Holm p)."""
+    lines = []
+    for pair, r in ((compare or {}).get("pairs") or {}).items():
+        names = pair.split(" vs ")
+        try:
+            better = {1: names[0], -1: names[-1]}.get(r.get("better"))
+            verdict = f"{better} more accurate" if better else "no detectable difference"
+            lines.append(f"{pair}: A - B = {100 * r['diff']:+.2f} points [{100 * r['ci_low']:+.2f}, "
+                         f"{100 * r['ci_high']:+.2f}], Holm p = {r['p_holm']:.2g}: {verdict}")
+        except (KeyError, TypeError):
+            continue
+    return lines
+
+
+def _log_ticks(axis) -> None:
+    """Label a log axis at 1, 2, 3, 5 times powers of ten in plain numbers; unlabelled minor ticks."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+    axis.set_minor_locator(LogLocator(base=10, subs=np.arange(1, 10) * 1.0))
+    axis.set_major_formatter(FuncFormatter(_plain))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def plot_leaderboard(rows: list[dict], n_images: int, path: str | os.PathLike,
@@ -104,7 +133,8 @@ def plot_leaderboard(rows: list[dict], n_images: int, path: str | os.PathLike,
     """Test error rate (%) of every model with its 95 % Wilson interval, best at the top.
 
     The x axis is logarithmic, so differences of a tenth of a point between the best models stay
-    visible next to models ten times worse; each point is labelled with its rate and interval.
+    visible next to models ten times worse (linear from 0 when a model makes no error); each point
+    is labelled with its rate and interval.
 
     Parameters
     ----------
@@ -119,7 +149,7 @@ def plot_leaderboard(rows: list[dict], n_images: int, path: str | os.PathLike,
         Lines printed under the chart (the paired tests of the compare stage).
     """
     comparisons = comparisons or []
-    height = 0.42 * max(len(rows), 1) + 1.8 + 0.2 * len(comparisons)
+    height = 0.42 * max(len(rows), 1) + 1.8
     fig, ax = plt.subplots(figsize=(10, height))
     errors = np.array([100 * r["error_rate"] for r in rows])
     low = np.array([100 * (1 - r["ci_high"]) for r in rows])
@@ -131,22 +161,21 @@ def plot_leaderboard(rows: list[dict], n_images: int, path: str | os.PathLike,
                     color=color, ecolor=color, elinewidth=2, capsize=4)
         ax.annotate(f"{errors[i]:.2f} % [{low[i]:.2f}, {high[i]:.2f}]", (high[i], y[i]), xytext=(6, 0),
                     textcoords="offset points", va="center", fontsize=8.5)
-    if len(rows):
-        positive = np.concatenate([low[low > 0], errors[errors > 0], high])
+    log = len(rows) > 0 and errors.min() > 0  # a model without errors has no place on a log axis
+    if log:
         ax.set_xscale("log")
-        ax.set_xlim(positive.min() / 1.25, positive.max() * 2.2)  # room for the labels on the right
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
-        ax.xaxis.set_minor_locator(LogLocator(base=10, subs=np.arange(1, 10) * 1.0))
-        ax.xaxis.set_major_formatter(FuncFormatter(_percent))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(low.min() / 1.25, high.max() * 2.2)  # room for the labels on the right
+        _log_ticks(ax.xaxis)
+    elif len(rows):
+        ax.set_xlim(0, high.max() * 1.45)
     ax.set_yticks(y, [r["model"] for r in rows])
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlabel("test error rate, % (log scale; bars: 95 % Wilson interval)")
+    ax.set_xlabel(f"test error rate, % ({'log' if log else 'linear'} scale; bars: 95 % Wilson interval)")
     ax.grid(axis="x", which="both", alpha=0.3)
     for family, color in FAMILY_COLORS.items():
         if any(r["family"] == family for r in rows):
             ax.plot([], [], "o", color=color, label=FAMILY_LABELS[family])
-    ax.legend(loc="lower right", fontsize=8.5, frameon=True)
+    ax.legend(loc="upper right", fontsize=8.5, frameon=True)
     ax.set_title(f"Test error rate per model (test set, N = {n_images:,} images), best first", fontsize=12)
     if comparisons:
         fig.text(0.01, 0.0, "Paired tests (compare stage; overlapping intervals are not a test):\n"
@@ -179,7 +208,7 @@ def plot_confusion_grid(y_true: np.ndarray, predictions: dict[str, np.ndarray], 
     for ax in axes.flat[len(counts):]:
         ax.set_axis_off()
     for ax, (name, cm) in zip(axes.flat, counts.items(), strict=False):
-        image = draw_confusion(ax, cm, norm, fontsize=6)
+        image = draw_confusion(ax, cm, norm, fontsize=6.5)
         errors = int(cm.sum() - np.trace(cm))
         ax.set_title(f"{name}\naccuracy {np.trace(cm) / max(cm.sum(), 1):.2%}, {errors:,} errors",
                      fontsize=9.5)
@@ -194,3 +223,17 @@ def plot_confusion_grid(y_true: np.ndarray, predictions: dict[str, np.ndarray], 
         cax = fig.add_axes((0.945, 0.25, 0.012, 0.5))
         fig.colorbar(image, cax=cax, label="images (log scale, shared)")
     save_figure(fig, path)
+
+
+def plot_reliability(y_test: np.ndarray, proba: dict[str, np.ndarray], path: Path,
+                     notes: list[str]) -> list[Path]:
+    """The reliability diagram of every model, when :mod:`mnistlab.calibration` draws one.
+
+    Returns ``[path]`` when drawn; otherwise ``[]`` with a note appended to ``notes``.
+    """
+    if not hasattr(calibration, "plot_reliability"):
+        notes.append("mnistlab.calibration.plot_reliability not found; skipping the reliability diagram")
+        return []
+    bins = {model: calibration.reliability_bins(y_test, p) for model, p in proba.items()}
+    calibration.plot_reliability(bins, path)
+    return [path]

@@ -4,8 +4,8 @@ training stages wrote, so a reader sees the results without running DVC.
 :func:`leaderboard_rows` and :func:`svm_gain_rows` compute the two tables (``plots/leaderboard.csv``,
 ``plots/svm_gain.csv``) and :func:`write_report` draws the figures from arrays and dicts (no file
 reading, so it can be tested on small synthetic inputs); ``stages/report.py`` reads the files with
-:func:`read_json` and :func:`read_proba`. The figures of what the networks learned are
-:mod:`mnistlab.representations`'.
+:func:`read_json` and :func:`read_proba`. The figures of what the networks learned are drawn by
+:mod:`mnistlab.representations`.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def read_proba(path: str | os.PathLike, n_images: int) -> dict[str, np.ndarray]:
     except FileNotFoundError:
         raise MnistlabError(f"{path}: not found; run `dvc repro evaluate` first") from None
     except (OSError, ValueError) as err:
-        raise MnistlabError(f"{path}: not a .npz of probabilities ({err}); run `dvc repro evaluate`") from None
+        raise MnistlabError(f"{path}: not a .npz of probabilities ({err}); run `dvc repro evaluate`"
+                            ) from None
     for name, p in proba.items():
         if p.shape != (n_images, 10):
             raise MnistlabError(f"{path}: {name} has shape {p.shape}, expected ({n_images}, 10) for the "
@@ -128,6 +129,10 @@ def label_count_table(splits: dict[str, Split]) -> dict[str, np.ndarray]:
 def _get(table: dict | None, model: str, key: str):
     value = (table or {}).get(model, {})
     return value.get(key) if isinstance(value, dict) else None
+
+
+def _rounded(value, digits: int = 6):
+    return round(value, digits) if isinstance(value, float) else value
 
 
 def leaderboard_rows(
@@ -163,7 +168,8 @@ def leaderboard_rows(
     """
     y_test = np.asarray(y_test)
     n = len(y_test)
-    order = [name for name in MODELS if name in test_proba] + [name for name in test_proba if name not in MODELS]
+    order = [name for name in MODELS if name in test_proba]
+    order += [name for name in test_proba if name not in MODELS]
     rows = []
     for name in order:
         if name not in test_metrics:
@@ -175,8 +181,8 @@ def leaderboard_rows(
             "model": name, "title": spec.title if spec else "", "family": spec.family if spec else "",
             "accuracy": round(correct / n, 6), "ci_low": round(low, 6), "ci_high": round(high, 6),
             "error_rate": round(1 - correct / n, 6),
-            **{key: _get(test_metrics, name, key) for key in ("ece", "macro_f1", "log_loss")},
-            "mean_corruption_accuracy": _get(robustness, name, "mean_corruption_accuracy"),
+            **{key: _rounded(_get(test_metrics, name, key)) for key in ("ece", "macro_f1", "log_loss")},
+            "mean_corruption_accuracy": _rounded(_get(robustness, name, "mean_corruption_accuracy")),
             "n_params": _get(speed, name, "n_params"),
             "train_seconds": _get(train_metrics, name, "train_seconds"),
             "predict_images_per_second": _get(speed, name, "predict_images_per_second"),
@@ -212,19 +218,6 @@ def write_table(path: str | os.PathLike, rows: list[dict], columns: tuple[str, .
         writer = csv.DictWriter(fh, fieldnames=list(columns))
         writer.writeheader()
         writer.writerows(rows)
-
-
-def comparison_lines(compare: dict | None) -> list[str]:
-    """One line per paired test of ``metrics/compare.json`` (difference in points, interval, Holm p)."""
-    lines = []
-    for pair, r in ((compare or {}).get("pairs") or {}).items():
-        try:
-            verdict = {1: "A better", -1: "B better"}.get(r.get("better"), "no detectable difference")
-            lines.append(f"{pair}: A - B = {100 * r['diff']:+.2f} points [{100 * r['ci_low']:+.2f}, "
-                         f"{100 * r['ci_high']:+.2f}], Holm p = {r['p_holm']:.2g}: {verdict}")
-        except (KeyError, TypeError):
-            continue
-    return lines
 
 
 # -- embeddings --------------------------------------------------------------------------------------
@@ -328,16 +321,18 @@ class ReportInputs:
 
 
 def curve_groups(embedding_model: str) -> dict[str, tuple[str, list[str]]]:
-    """The overlay figures: key of :data:`FIGURES` -> (title, model names in legend order)."""
+    """The overlay figures: key of :data:`FIGURES` -> (title, model names in legend order).
+
+    ``{n}`` in a title stands for the number of models drawn (those with curves).
+    """
     numpy_models = [name for name, spec in MODELS.items() if spec.family == "numpy"]
     torch_models = [name for name, spec in MODELS.items() if spec.family == "torch"]
     twin_title = MODELS[TWIN_MODEL].title if TWIN_MODEL in MODELS else "PyTorch"
     return {
-        "curves_numpy": (f"The {len(numpy_models)} NumPy MLPs (from scratch; optimizer and initialisation)",
-                         numpy_models),
+        "curves_numpy": ("{n} NumPy MLPs (from scratch; optimizer and initialisation)", numpy_models),
         "curves_twin": (f"{embedding_model} (NumPy, from scratch) vs {TWIN_MODEL} ({twin_title})",
                         [embedding_model, TWIN_MODEL]),
-        "curves_torch": (f"The {len(torch_models)} PyTorch models", torch_models),
+        "curves_torch": ("{n} PyTorch models", torch_models),
     }
 
 
@@ -377,15 +372,15 @@ def write_report(folder: str | os.PathLike, inputs: ReportInputs, gallery_size: 
     notes = []
     if inputs.leaderboard:
         figures.plot_leaderboard(inputs.leaderboard, len(y_test), out["leaderboard"],
-                                 comparison_lines(inputs.compare))
+                                 figures.comparison_lines(inputs.compare))
         written.append(out["leaderboard"])
     figures.plot_confusion_grid(y_test, {m: p.argmax(axis=1) for m, p in proba.items()}, out["confusion_all"])
     written.append(out["confusion_all"])
-    written += _reliability(y_test, proba, out["reliability"], notes)
+    written += figures.plot_reliability(y_test, proba, out["reliability"], notes)
     for key, (title, models) in curve_groups(inputs.embedding_model).items():
         present = {m: inputs.curves[m] for m in models if inputs.curves.get(m)}
         if present:
-            figures.plot_curve_overlay(present, out[key], title)
+            figures.plot_curve_overlay(present, out[key], title.replace("{n}", str(len(present))))
             written.append(out[key])
         else:
             notes.append(f"no curves of {', '.join(filter(None, models))}; skipping {out[key].name}")
@@ -406,14 +401,3 @@ def write_report(folder: str | os.PathLike, inputs: ReportInputs, gallery_size: 
                                  title=f"{label} of the {inputs.embedding_model} hidden layer")
             written.append(out[method])
     return written, notes
-
-
-def _reliability(y_test: np.ndarray, proba: dict[str, np.ndarray], path: Path, notes: list[str]) -> list[Path]:
-    """The reliability diagram of every model (mnistlab.calibration), when that module draws one."""
-    from mnistlab import calibration
-
-    if not hasattr(calibration, "plot_reliability"):
-        notes.append("mnistlab.calibration.plot_reliability not found; skipping the reliability diagram")
-        return []
-    calibration.plot_reliability({m: calibration.reliability_bins(y_test, p) for m, p in proba.items()}, path)
-    return [path]

@@ -151,8 +151,8 @@ def plot_unit_weights(panels: dict[str, np.ndarray], path: str | os.PathLike, n_
         Units shown per network, and per row.
     """
     nrows = -(-n_units // ncols)
-    fig = plt.figure(figsize=(1.05 * ncols * len(panels) + 0.6, 1.12 * nrows + 1.3))
-    subfigs = np.atleast_1d(fig.subfigures(1, len(panels), wspace=0.04))
+    fig = plt.figure(figsize=(0.95 * ncols * len(panels) + 0.6, 1.05 * nrows + 1.2), layout="constrained")
+    subfigs = np.atleast_1d(fig.subfigures(1, len(panels), wspace=0.05))
     for subfig, (title, weights) in zip(subfigs, panels.items(), strict=True):
         units = strongest_units(weights, n_units)
         axes = subfig.subplots(nrows, ncols, squeeze=False)
@@ -162,15 +162,16 @@ def plot_unit_weights(panels: dict[str, np.ndarray], path: str | os.PathLike, n_
             ax.set_axis_on()
             _symmetric(ax, weights[:, unit].reshape(IMAGE_SIZE, IMAGE_SIZE))
             ax.set_title(f"unit {unit}", fontsize=7, pad=2)
-        subfig.suptitle(f"{title}\n{len(units)} of {weights.shape[1]} hidden units, largest weight norm first",
-                        fontsize=10)
+        subfig.suptitle(f"{title}\n{len(units)} of {weights.shape[1]} hidden units, largest weight norm "
+                        "first", fontsize=10)
     fig.suptitle("First-layer weights as 28x28 images: each hidden unit's weights on the pixels "
-                 "(red positive, blue negative, each unit on its own scale centred at 0)", fontsize=11, y=1.05)
+                 "(red positive, blue negative, each unit on its own scale centred at 0)", fontsize=11)
     save_figure(fig, path)
 
 
 def plot_filters_same_scale(cnn_filters: np.ndarray, bank, image: np.ndarray, path: str | os.PathLike,
-                            cnn_name: str = "CNN", bank_pixel: float = 1.0, pixel_inches: float = 0.085) -> None:
+                            cnn_name: str = "CNN", bank_pixel: float = 1.0,
+                            pixel_inches: float = 0.085) -> None:
     """The CNN's first-layer filters, the Gabor bank's real parts and a digit, one pixel one size.
 
     Every image pixel is drawn ``pixel_inches`` wide, so a 3x3 convolution filter appears at its
@@ -200,7 +201,7 @@ def plot_filters_same_scale(cnn_filters: np.ndarray, bank, image: np.ndarray, pa
     digit_in = IMAGE_SIZE * px
     n_cnn, k_cnn = cnn_filters.shape[0], cnn_filters.shape[-1]
     cnn_in = k_cnn * px
-    cnn_cols = min(n_cnn, 16)
+    cnn_cols = min(n_cnn, 8)
     cnn_rows = -(-n_cnn // cnn_cols)
     bank_w = len(thetas) * kernel_in + (len(thetas) - 1) * gap
     left_w = max(digit_in, cnn_cols * cnn_in + (cnn_cols - 1) * gap)
@@ -224,7 +225,8 @@ def plot_filters_same_scale(cnn_filters: np.ndarray, bank, image: np.ndarray, pa
              f"{k_cnn}x{k_cnn} px", fontsize=9, va="bottom")
     for i, kernel in enumerate(cnn_filters):
         row, col = divmod(i, cnn_cols)
-        _symmetric(axes_at(margin + col * (cnn_in + gap), cnn_top + row * (cnn_in + gap), cnn_in, cnn_in), kernel)
+        ax = axes_at(margin + col * (cnn_in + gap), cnn_top + row * (cnn_in + gap), cnn_in, cnn_in)
+        _symmetric(ax, kernel)
     x0 = margin + left_w + 1.4
     size = bank.kernels.shape[-1]
     for index, kernel in enumerate(bank.kernels):
@@ -237,13 +239,14 @@ def plot_filters_same_scale(cnn_filters: np.ndarray, bank, image: np.ndarray, pa
         if col == 0:
             ax.set_ylabel(f"f = {bank.frequencies[index]:.2g}\nc/px", fontsize=8, rotation=0, ha="right",
                           va="center", labelpad=4)
+    side = IMAGE_SIZE // round(bank_pixel)
+    copy = f" of the {side}x{side} copy" if bank_pixel != 1 else ""
     fig.text(x0 / width, 1 - (top - 0.35) / height, f"Gabor bank: real parts of {len(bank.kernels)} kernels, "
-             f"{size}x{size} px" + (f" of the {IMAGE_SIZE // round(bank_pixel)}x{IMAGE_SIZE // round(bank_pixel)}"
-                                   " copy" if bank_pixel != 1 else ""), fontsize=9, va="bottom")
+             f"{size}x{size} px{copy}", fontsize=9, va="bottom")
     fig.suptitle("First-layer filters at the same scale: every square is one image pixel on screen "
                  f"(learned {k_cnn}x{k_cnn} CNN filters vs fixed {size}x{size} Gabor kernels)\nred positive, "
-                 "blue negative, each filter on its own scale centred at 0", fontsize=10.5, y=1 - 0.15 / height,
-                 va="top")
+                 "blue negative, each filter on its own scale centred at 0", fontsize=10.5,
+                 y=1 - 0.15 / height, va="top")
     save_figure(fig, path)
 
 
@@ -272,7 +275,8 @@ def plot_feature_maps(image: np.ndarray, caption: str, moduli: np.ndarray, bank,
     cnn_cols = min(len(cnn_maps), 8)
     cnn_rows = -(-len(cnn_maps) // cnn_cols)
     ncols = len(thetas) + 1
-    fig = plt.figure(figsize=(1.45 * max(ncols, cnn_cols) + 0.8, 1.5 * (len(freqs) + cnn_rows) + 2.2))
+    fig = plt.figure(figsize=(1.4 * max(ncols, cnn_cols) + 0.8, 1.45 * (len(freqs) + cnn_rows) + 1.6),
+                     layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[len(freqs) + 0.5, cnn_rows + 0.6])
     axes = top.subplots(len(freqs), ncols, squeeze=False)
     for ax in axes.flat:
@@ -302,10 +306,11 @@ def plot_feature_maps(image: np.ndarray, caption: str, moduli: np.ndarray, bank,
     for channel, (ax, fmap) in enumerate(zip(cnn_axes.flat, cnn_maps, strict=False)):
         ax.imshow(fmap, cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
         ax.set_title(f"channel {channel}", fontsize=7, pad=2)
-    bottom.suptitle(f"{cnn_name}: first feature maps ReLU(conv1(x)), {cnn_maps.shape[-2]}x{cnn_maps.shape[-1]} "
-                    f"({len(cnn_maps)} channels; one colour scale, dark = 0)", fontsize=10)
+    height, width = cnn_maps.shape[-2:]
+    bottom.suptitle(f"{cnn_name}: first feature maps ReLU(conv1(x)), {height}x{width} ({len(cnn_maps)} "
+                    "channels; one colour scale, dark = 0)", fontsize=10)
     fig.suptitle("What the first layers see in one test digit: fixed Gabor filters vs learned convolutions",
-                 fontsize=12, y=1.02)
+                 fontsize=12)
     save_figure(fig, path)
 
 
@@ -385,9 +390,9 @@ def write_representation_figures(
             factor = IMAGE_SIZE // gabor_resolution
             plot_filters_same_scale(filters, bank, image, folder / FIGURES["filters"], cnn_name=name,
                                     bank_pixel=factor)
-            small = downsample(np.asarray(image, dtype=np.float32)[None], factor) if factor > 1 else image[None]
-            moduli = response_modulus(torch.from_numpy(np.ascontiguousarray(small, dtype=np.float32)),
-                                      bank.kernels).numpy()[0]
+            small = np.asarray(image, dtype=np.float32)[None]
+            small = downsample(small, factor) if factor > 1 else small
+            moduli = response_modulus(torch.from_numpy(np.ascontiguousarray(small)), bank.kernels).numpy()[0]
             plot_feature_maps(image, caption, moduli, bank, maps, folder / FIGURES["maps"], cnn_name=name)
             written += [folder / FIGURES["filters"], folder / FIGURES["maps"]]
     return written, notes
