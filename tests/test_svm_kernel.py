@@ -1,0 +1,36 @@
+"""The BLAS decision function of the RBF SVM equals libsvm's, for many and for two classes."""
+
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.svm import SVC
+
+from mnistlab.svm_kernel import BATCH, BlasSVC
+
+
+def data(n, n_classes, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 30)).astype(np.float32)
+    y = rng.integers(0, n_classes, n)
+    x[np.arange(n), y] += 1.0
+    return x, y
+
+
+@pytest.mark.parametrize("n_classes", [10, 3, 2])
+def test_decision_function_and_probabilities_match_libsvm(n_classes):
+    x, y = data(1500, n_classes, 0)
+    test, _ = data(BATCH + 100, n_classes, 1)  # more than one batch
+    libsvm, blas = SVC(C=5, gamma="scale").fit(x, y), BlasSVC(C=5, gamma="scale").fit(x, y)
+    np.testing.assert_allclose(blas.decision_function(test), libsvm.decision_function(test), rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(blas.predict(test), libsvm.predict(test))
+    val_x, val_y = data(300, n_classes, 2)
+    calibrated = [CalibratedClassifierCV(FrozenEstimator(m), method="sigmoid").fit(val_x, val_y)
+                  for m in (libsvm, blas)]
+    np.testing.assert_allclose(*(c.predict_proba(test) for c in calibrated), rtol=0, atol=1e-9)
+
+
+def test_other_kernels_use_libsvm():
+    x, y = data(300, 3, 0)
+    np.testing.assert_array_equal(BlasSVC(kernel="linear").fit(x, y).decision_function(x),
+                                  SVC(kernel="linear").fit(x, y).decision_function(x))
