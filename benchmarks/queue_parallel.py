@@ -1,8 +1,9 @@
 """Benchmark: two queued experiments run one at a time (``dvc queue start -j 1``) and side by side (``-j 2``).
 
 In a scratch copy of the repository (see benchmarks/pipeline.py) the pipeline first runs once on
-data/sample with small sizes and is committed, as a user's baseline. Then two experiments that
-differ only in the top-level ``seed`` (``--seeds``) are queued and run with ``-j 1``; they are
+data/sample with the small sizes of tests/test_pipeline.py (``SMALL``) and is committed, as a
+user's baseline. Then two experiments that differ only in the top-level ``seed`` (``--seeds``) are
+queued and run with ``-j 1``; they are
 removed, the run-cache is emptied (else DVC would restore the second round's stages instead of
 running them), and the same two are queued again and run with ``-j 2``. Each round is timed from
 ``dvc queue start`` until ``dvc queue status`` shows nothing queued or running (polled every
@@ -26,12 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 from pipeline import environment, run, scratch_clone, set_params  # noqa: E402
-
-SMALL = ["data.source=sample", "prepare.val_size=300", "prepare.train_size=1500", "prepare.test_size=500",
-         "mlp.epochs=1", "torch.epochs=1", "torch.models.cnn.epochs=1", "gabor.pca_components=40",
-         "evaluate.embedding_samples=200"]
+from test_pipeline import SMALL  # noqa: E402  the end-to-end test's small sizes, kept in one place
 
 
 def run_queue(repo: Path, env: dict, seeds: list[int], jobs: int, timeout: float = 3600) -> float:

@@ -1,28 +1,32 @@
 """Sweep summaries on constructed `dvc.api.exp_show`-like rows (no DVC repository needed)."""
 
 import csv
+import json
 import math
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from mnistlab import sweep
+from mnistlab import sweep, sweep_report
 from mnistlab.cli import main as cli_main
+from mnistlab.errors import MnistlabError
 from mnistlab.sweep import (
     Run,
     curve_quantities,
+    drop_repeats,
     metric_column,
-    paired_tests,
     parse_tsv,
+    resolve_train_size,
     roughness,
     runs_from_rows,
+    same_as_baseline,
     select_rows,
-    summarize,
-    t_summary,
+    train_images,
     updates_to_reach,
     varying_params,
 )
+from mnistlab.sweep_report import paired_tests, runs_from_json, summarize, t_summary
 
 PARAM_KEYS = {"seed", "prepare.train_size", "mlp.adam.lr", "mlp.adam.betas"}
 
@@ -107,9 +111,15 @@ def test_curve_quantities():
     assert updates_to_reach(steps, error, 0.01) is None
     assert roughness([1.0, 0.5, 0.25, 0.125]) == pytest.approx((0.25 + 0.125) / 2)
     assert roughness([3.0, 2.0, 1.0, 0.0]) == 0.0 and roughness([1.0, 0.5]) is None
-    q = curve_quantities((steps, error), (steps, np.array([1.0, 0.5, 0.25, 0.125])))
-    assert q == {"updates_to_5pct": 200, "updates_to_3pct": 400, "updates_to_2pct": 400,
-                 "val_loss_roughness": pytest.approx(0.1875)}
+    loss = np.array([1.0, 0.5, 0.25, 0.3])
+    q = curve_quantities((steps, error), (steps, loss), (steps, np.array([0.8, 0.9, 0.97, 0.99])))
+    assert q == pytest.approx({"updates_to_5pct": 200, "updates_to_3pct": 400, "updates_to_2pct": 400,
+                               "best_val_error": 0.02, "final_val_error": 0.02, "total_updates": 400,
+                               "train_val_gap": 0.99 - 0.98, "val_loss_roughness": (0.25 + 0.3) / 2,
+                               "val_loss_rise": 0.05})
+    only_error = curve_quantities((steps, np.array([0.2, 0.1, 0.06, 0.07])), None)
+    assert "updates_to_5pct" not in only_error and only_error["best_val_error"] == 0.06
+    assert "val_loss_roughness" not in only_error and "train_val_gap" not in only_error
 
 
 def make_runs(he, random, quantity="accuracy"):
@@ -140,20 +150,22 @@ def test_outputs_through_the_cli(tmp_path, monkeypatch):
     for run, rough in zip(runs, [0.01, 0.012, 0.02, 0.03], strict=True):
         run.values[("mlp_sgd-he", "val_loss_roughness")] = rough
         run.values[("mlp_sgd-random", "val_loss_roughness")] = 2 * rough
-    monkeypatch.setattr(sweep, "read_runs", lambda *args: runs)
+    monkeypatch.setattr(sweep, "read_runs", lambda *args, **kwargs: (runs, []))
     saved = {}
     monkeypatch.setattr("mnistlab.plots.save_figure", lambda fig, path: saved.update(fig=fig, path=path))
     out = {name: tmp_path / f"sweep.{name}" for name in ("csv", "png", "md")}
     assert cli_main(["sweep", "--csv", str(out["csv"]), "--figure", str(out["png"]),
-                     "--report", str(out["md"])]) == 0
+                     "--report", str(out["md"]), "--out-dir", str(tmp_path / "lc")]) == 0
+    assert (tmp_path / "lc" / "sweep.json").is_file()  # the one path not given goes to --out-dir
     with open(out["csv"]) as fh:
         assert len(list(csv.DictReader(fh))) == 2 * 2 * 3  # train sizes x models x quantities
     text = out["md"].read_text()
     assert "grouped by `prepare.train_size`" in text
+    assert "\n\n- `prepare.train_size` is given as the number of training images each run used.\n" in text
     assert "![metric against the swept parameter](sweep.png)" in text
     assert "| prepare.train_size=100 | He vs naive random init (SGD) | mlp_sgd-he | mlp_sgd-random |" in text
     ax = saved["fig"].axes[0]
-    assert ax.get_xscale() == "linear" and ax.get_xlabel() == "prepare.train_size"  # 100 to 1000 is not > 10x
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "training images"  # a learning curve: always log x
     assert len(ax.get_legend().get_texts()) == 2
 
 
@@ -174,7 +186,8 @@ def test_read_runs_with_a_fake_dvc(tmp_path, monkeypatch):
 
     monkeypatch.setattr(dvc.api, "exp_show", lambda repo, num: ROWS)
     monkeypatch.setattr(dvc.api, "DVCFileSystem", FakeFS)
-    runs = sweep.read_runs(str(tmp_path))
+    runs, dropped = sweep.read_runs(str(tmp_path))
+    assert dropped == []
     assert [r.name for r in runs] == ["exp-a", "exp-b", "big-a", "big-b"]
     assert runs[0].params == {"seed": 1.0, "prepare.train_size": 100.0}
     assert runs[0].values[("mlp_sgd-he", "updates_to_5pct")] == 200
@@ -189,10 +202,85 @@ def test_plot_uses_log_x_beyond_tenfold_and_points_without_a_param(monkeypatch):
     for run in runs:
         run.params["prepare.train_size"] *= 10 if run.params["prepare.train_size"] > 100 else 0.1
     summary = summarize(runs)
-    sweep.plot_metric_vs_param(summary, "prepare.train_size", "accuracy", "unused.png")
-    sweep.plot_metric_vs_param(summary, None, "log_loss", "unused.png")
+    sweep_report.plot_metric_vs_param(summary, "prepare.train_size", "accuracy", "unused.png")
+    sweep_report.plot_metric_vs_param(summary, None, "log_loss", "unused.png")
     log_ax, point_ax = saved[0].axes[0], saved[1].axes[0]
     assert log_ax.get_xscale() == "log"
     assert [t.get_text() for t in point_ax.get_xticklabels()] == ["mlp_sgd-he", "mlp_sgd-random"]
     assert [t.get_text() for t in point_ax.get_legend().get_texts()] == [
         "prepare.train_size=10", "prepare.train_size=10000"]
+
+
+def exp_row(typ, name, rev, seed, train_size="None", dropout=0.3, acc=0.9):
+    return {"Experiment": name, "rev": rev, "typ": typ, "State": None, "mlp_sgd-he.accuracy": acc,
+            "params.yaml:seed": seed, "prepare.train_size": train_size, "mlp.dropout": dropout,
+            "mlp.adam.betas": "[0.9, 0.999]"}
+
+
+def test_same_as_baseline_keeps_one_sweep_and_repeats_are_dropped():
+    rows = [exp_row("baseline", None, "workspace", 0.0, dropout=0.5),  # the workspace is no baseline
+            exp_row("baseline", None, "main", 0.0),
+            exp_row("branch_commit", "s1", "1111111", 1.0), exp_row("branch_commit", "s2", "2222222", 2.0),
+            exp_row("branch_commit", "lc", "3333333", 1.0, train_size=1000.0),
+            exp_row("branch_commit", "drop", "4444444", 1.0, dropout=0.0),
+            exp_row("branch_commit", "both", "5555555", 1.0, train_size=1000.0, dropout=0.0),
+            exp_row("branch_base", "s1-again", "6666666", 1.0)]
+    names = lambda rows: [r["Experiment"] or r["rev"] for r in rows]  # noqa: E731
+    assert names(same_as_baseline(rows, ["seed"])) == ["main", "s1", "s2", "s1-again"]
+    assert names(same_as_baseline(rows, ["prepare.train_size"])) == ["main", "s1", "s2", "lc", "s1-again"]
+    assert names(same_as_baseline(rows, ["mlp.dropout", "prepare.train_size"])) == [
+        "main", "s1", "s2", "lc", "drop", "both", "s1-again"]
+    runs, dropped = drop_repeats(runs_from_rows(select_rows(same_as_baseline(rows, ["seed"]))))
+    assert [r.name for r in runs] == ["s1", "s2"] and dropped == ["s1-again"]
+
+
+def test_resolve_train_size_and_label_counts():
+    assert train_images("digit,train,val,test\n0,5,1,3\n1,7,2,3\n") == 12
+    runs = [Run("all", "1", {"prepare.train_size": "None"}, train_images=54000),
+            Run("all-b", "2", {"prepare.train_size": "None"}),
+            Run("count", "3", {"prepare.train_size": 1000.0})]
+    resolve_train_size(runs, all_size=50000)
+    assert [r.params["prepare.train_size"] for r in runs] == [54000, 50000, 1000]
+    with pytest.raises(MnistlabError, match="experiment half: prepare.train_size is 0.5 .* --all-size"):
+        resolve_train_size([Run("half", "4", {"prepare.train_size": 0.5})])
+    with pytest.raises(MnistlabError, match="--all-size N"):
+        resolve_train_size([Run("all", "5", {"prepare.train_size": "None"})])
+
+
+def test_models_the_seed_does_not_change_are_not_tested():
+    runs = [Run(f"r{i}", str(i), {"seed": float(i)},
+                {("svm_gabor", "accuracy"): 0.98, ("svm_pixels", "accuracy"): 0.97,
+                 ("mlp_sgd-he", "accuracy"): 0.95 + i / 1000, ("mlp_sgd-random", "accuracy"): 0.97})
+            for i in range(3)]
+    comps = [{"question": "q", "a": "svm_gabor", "b": "svm_pixels", "quantity": "accuracy"},
+             {"question": "q", "a": "mlp_sgd-he", "b": "mlp_sgd-random", "quantity": "accuracy"}]
+    svm, mlp = paired_tests(runs, comps)
+    assert svm["p_value"] is None and svm["verdict"] == "not tested: the seed does not change either model"
+    assert mlp["p_value"] is not None and mlp["verdict"] == "mlp_sgd-random is better"
+    assert (mlp["a_above"], mlp["a_below"]) == (0, 3)
+
+
+def test_json_output_holds_runs_summary_and_tests(tmp_path, monkeypatch):
+    runs = runs_from_rows(select_rows(ROWS), PARAM_KEYS)
+    runs[0].values[("mlp_sgd-he", "updates_to_2pct")] = 900.0
+    monkeypatch.setattr(sweep, "read_runs", lambda *args, **kwargs: (runs, ["dup"]))
+    monkeypatch.setattr("mnistlab.plots.save_figure", lambda fig, path: None)
+    assert cli_main(["sweep", "--out-dir", str(tmp_path / "seeds")]) == 0
+    assert sorted(p.name for p in (tmp_path / "seeds").iterdir()) == ["sweep.csv", "sweep.json", "sweep.md"]
+    text = (tmp_path / "seeds" / "sweep.json").read_text()
+    data = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert data["seed_param"] == "seed" and data["varying_params"] == ["prepare.train_size"]
+    assert data["alpha"] == 0.05 and "dup" in data["notes"][0]
+    first = data["experiments"][0]
+    assert first["name"] == "exp-a" and first["params"]["prepare.train_size"] == 100
+    assert first["values"]["mlp_sgd-he"] == {"accuracy": 0.90, "log_loss": 0.1, "updates_to_2pct": 900.0}
+    one = [r for r in data["summary"] if r["metric"] == "updates_to_2pct"]
+    assert one == [{"prepare.train_size": 100, "model": "mlp_sgd-he", "metric": "updates_to_2pct", "n": 1,
+                    "mean": 900.0, "std": None, "ci_low": None, "ci_high": None}]  # NaN -> null
+    test = next(t for t in data["tests"] if t["group"] == "prepare.train_size=1000")
+    assert (test["a"], test["b"], test["quantity"], test["n"]) == ("mlp_sgd-he", "mlp_sgd-random",
+                                                                   "accuracy", 2)
+    assert set(test) >= {"diff", "ci_low", "ci_high", "p_value", "p_holm", "verdict"}
+    back = runs_from_json(data)
+    assert [r.values for r in back] == [r.values for r in runs]
+    assert [r.params for r in back] == [r.params for r in runs]

@@ -1,4 +1,4 @@
-"""The ``mnistlab`` command: ``mnistlab predict ...``, ``mnistlab gradcheck ...``, ``mnistlab sweep``.
+"""The ``mnistlab`` command: ``predict``, ``gradcheck``, ``sweep`` and ``claims``.
 
 Each subcommand lives in its own module, which provides ``add_arguments(parser)`` and
 ``run(args) -> int`` (the exit code). User mistakes exit with code 2 and a one-line message.
@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "predict": ("mnistlab.predict", "classify image files with a trained model"),
     "gradcheck": ("mnistlab.nn.gradcheck", "check every NumPy layer's gradients by finite differences"),
     "sweep": ("mnistlab.sweep", "summarise DVC experiments: means and intervals over seeds, paired tests"),
+    "claims": ("mnistlab.claims", "check other MNIST projects' claims: reports/claims.md"),
 }
 
 

@@ -10,8 +10,9 @@ machines"), so that log loss is defined. The classifier (``svm.method``) is eith
   square of the training images), or
 - ``nystroem``: the RBF kernel approximated by ``svm.n_components`` Nystroem features
   (``sklearn.kernel_approximation.Nystroem``; Williams and Seeger 2001, "Using the Nystroem method
-  to speed up kernel machines") followed by a linear SVM (``sklearn.svm.LinearSVC``), linear in
-  the training images, so hundreds of thousands of images stay trainable.
+  to speed up kernel machines") followed by a linear SVM (``sklearn.svm.LinearSVC``: squared
+  hinge loss, one-vs-rest, liblinear's primal solver), linear in the training images, so hundreds
+  of thousands of images stay trainable.
 
 Models are saved with skops (``models/svm_<features>.skops``), a zip of JSON and ``.npy`` arrays:
 loading builds only the types in :data:`TRUSTED_TYPES` (and skops's own safe defaults: builtins,
@@ -53,8 +54,6 @@ TRUSTED_TYPES = [
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
 ]
-#: libsvm kernel cache of the exact SVC, MB (scikit-learn's default is 200).
-CACHE_SIZE_MB = 1000
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold: no build time in the file
 
 
@@ -152,7 +151,7 @@ def make_svm(method: str, C: float, gamma: float, n_components: int = 1000, seed
         For an unknown ``method``.
     """
     if method == "exact":
-        return SVC(C=C, gamma=gamma, kernel="rbf", cache_size=CACHE_SIZE_MB)
+        return SVC(C=C, gamma=gamma, kernel="rbf")
     if method == "nystroem":
         n_components = min(n_components, n_train) if n_train else n_components
         return Pipeline([

@@ -1,16 +1,19 @@
-"""Summaries of DVC experiments: repeats over seeds and sweeps of a parameter (`mnistlab sweep`).
+"""DVC experiments as runs for `mnistlab sweep`: repeats over seeds and sweeps of a parameter.
 
 Runs come from ``dvc.api.exp_show``, which returns one flat dict per row: the columns
 ``Experiment`` (name), ``rev`` (7-digit commit or branch), ``typ`` (``baseline``, ``branch_base``,
 ``branch_commit``), ``State``..., then every metric and param flattened with dots (``seed``,
 ``prepare.train_size``, ``torch_cnn.accuracy``), prefixed by the file (``metrics/test.json:``) when
-a name occurs in two files. Numbers arrive as floats, lists as strings, nulls as ``None``.
+a name occurs in two files. Each baseline row comes before its experiments. Numbers arrive as
+floats, lists as strings, null params as the string ``"None"``, empty cells as ``None``.
 
-For every group of runs that share the values of the params that vary (the ``seed`` param aside),
-each model's test metrics (``accuracy, macro_f1, log_loss, ece`` in metrics/test.json) and curve
-quantities get the mean, the sample standard deviation and a t interval over the runs:
-``mean +- t_{1-alpha/2, n-1} * std / sqrt(n)``. The curve quantities, read from each run's DVCLive
-validation curves (``plots/curves/<model>/plots/metrics/val/{error,loss}.tsv``):
+Several sweeps can live on one baseline (seeds, a learning curve, an ablation): ``vary`` keeps the
+experiments whose params equal their baseline's except the named ones and the seed, and runs
+with identical params (the same experiment queued twice by two sweeps) are counted once.
+
+Per model and run, the test metrics (``accuracy, macro_f1, log_loss, ece`` in metrics/test.json)
+and these curve quantities, read from the DVCLive curves
+(``plots/curves/<model>/plots/metrics/{train,val}/<name>.tsv``; see :mod:`mnistlab.curves`):
 
 - ``updates_to_5pct``, ``_3pct``, ``_2pct``: the first logged update count at which the
   validation error is at most 5 %, 3 %, 2 % (missing when the run never gets there);
@@ -18,50 +21,54 @@ validation curves (``plots/curves/<model>/plots/metrics/val/{error,loss}.tsv``):
   ``mean_t |L[t+1] - 2 L[t] + L[t-1]|`` over the logged points (nats; the points are
   ``log_every`` updates apart): 0 for a straight line, large for a jagged curve. It is the
   absolute-value form of the second-difference roughness penalty of Whittaker (1923) and
-  Hodrick & Prescott (1997).
+  Hodrick & Prescott (1997);
+- ``best_val_error``, ``final_val_error``: the lowest and the last validation error (fractions);
+- ``train_val_gap``: training accuracy minus validation accuracy at the last point (fractions;
+  the training accuracy is measured in training mode, with dropout on and shifted images);
+- ``val_loss_rise``: last minus lowest validation loss (nats; > 0 when the loss turns back up);
+- ``total_updates``: the last logged update.
 
-Two models of the same runs are compared with a paired t test over the runs
-(``scipy.stats.ttest_rel``; with five seeds the Wilcoxon signed-rank test cannot reach p < 0.05,
-so it is not used), Holm-adjusted over every test of the report.
+When ``prepare.train_size`` varies, its value is replaced by the number of training images the
+run used (the ``train`` column of its ``plots/label_counts.csv``, or ``all_size`` for null).
+
+Summaries, paired tests over the runs and the written outputs: :mod:`mnistlab.sweep_report`.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import os
+import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
-from mnistlab.compare import DEFAULT_PAIRS, holm
 from mnistlab.errors import MnistlabError
-from mnistlab.io import atomic_path, write_csv
 
 QUALITY_METRICS = ("accuracy", "macro_f1", "log_loss", "ece")
 THRESHOLDS = (0.05, 0.03, 0.02)
 CURVE_QUANTITIES = tuple(f"updates_to_{round(100 * t)}pct" for t in THRESHOLDS) + ("val_loss_roughness",)
-LOWER_IS_BETTER = {"log_loss", "ece", *CURVE_QUANTITIES}
-SUMMARY_FIELDS = {"model", "metric", "n", "mean", "std", "ci_low", "ci_high"}
+CURVE_EXTRAS = ("best_val_error", "final_val_error", "train_val_gap", "val_loss_rise", "total_updates")
+QUANTITIES = QUALITY_METRICS + CURVE_QUANTITIES + CURVE_EXTRAS
+LOWER_IS_BETTER = {"log_loss", "ece", *CURVE_QUANTITIES, *CURVE_EXTRAS[:4]}
 META_COLUMNS = {"Experiment", "rev", "typ", "Created", "parent", "State", "Executor"}
-CURVE_PAIRS = [
-    {"question": "He vs naive random init (SGD)", "a": "mlp_sgd-he", "b": "mlp_sgd-random"},
-    {"question": "He vs naive random init (Adam)", "a": "mlp_adam-he", "b": "mlp_adam-random"},
-    {"question": "Adam vs SGD (He init)", "a": "mlp_adam-he", "b": "mlp_sgd-he"},
-]
-CURVE_FILES = "plots/curves/{model}/plots/metrics/val/{kind}.tsv"
+CURVE_MODELS = ("mlp_sgd-random", "mlp_sgd-he", "mlp_adam-random", "mlp_adam-he", "torch_mlp")
+CURVE_FILES = "plots/curves/{model}/plots/metrics/{name}.tsv"
+LABEL_COUNTS = "plots/label_counts.csv"
+TRAIN_SIZE = "prepare.train_size"
 
 
 @dataclass
 class Run:
-    """One experiment: its name, commit, params (flattened keys) and ``(model, quantity) -> value``."""
+    """One experiment: its name, commit, params (flattened keys), ``(model, quantity) -> value`` and
+    the number of training images (None when unknown)."""
 
     name: str
     rev: str
     params: dict
     values: dict = field(default_factory=dict)
+    train_images: int | None = None
 
 
 # -- exp_show rows -> runs ---------------------------------------------------------------------------
@@ -114,6 +121,36 @@ def select_rows(rows: list[dict], revs: list[str] | None = None, prefix: str | N
     return kept
 
 
+def same_as_baseline(rows: list[dict], vary: list[str], seed_param: str = "seed",
+                     param_keys: set[str] | None = None) -> list[dict]:
+    """The baseline rows and the experiments whose params equal their baseline's (the baseline row
+    above them), ``vary`` and ``seed_param`` aside; values compared as numbers where they parse."""
+    kept, base, ignore = [], None, {*vary, seed_param}
+    for row in rows:
+        if row.get("typ") == "baseline":
+            base = None if row.get("rev") == "workspace" else row
+            kept += [row] if base else []
+            continue
+        if base is None:
+            continue
+        run, ref = runs_from_rows([row, base], param_keys)
+        if all(_norm(run.params.get(k)) == _norm(ref.params.get(k))
+               for k in (set(run.params) | set(ref.params)) - ignore):
+            kept.append(row)
+    return kept
+
+
+def _norm(value):
+    if value is None or value in ("None", "null", ""):
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def runs_from_rows(rows: list[dict], param_keys: set[str] | None = None) -> list[Run]:
     """A :class:`Run` per row; params are the columns in ``param_keys`` (``params.yaml:`` stripped),
     or, when None, every column that is neither metadata, a quality metric nor a file hash."""
@@ -143,7 +180,39 @@ def _is_hash(value) -> bool:
         ch in "0123456789abcdef" for ch in value.removesuffix(".dir"))
 
 
-# -- summaries ---------------------------------------------------------------------------------------
+def drop_repeats(runs: list[Run]) -> tuple[list[Run], list[str]]:
+    """The runs with distinct params (first of each kept) and the names of the others."""
+    kept, dropped, seen = [], [], set()
+    for run in runs:
+        key = tuple(sorted((k, repr(_norm(v))) for k, v in run.params.items()))
+        if key in seen:
+            dropped.append(run.name)
+        else:
+            kept.append(run)
+            seen.add(key)
+    return kept, dropped
+
+
+def resolve_train_size(runs: list[Run], all_size: int | None = None) -> None:
+    """Replace each run's ``prepare.train_size`` by its number of training images, in place.
+
+    The count read from the run (``train_images``) wins; otherwise a count (> 1) stays and null
+    becomes ``all_size``. Raises MnistlabError for a null or a fraction without either.
+    """
+    for run in runs:
+        value = _norm(run.params.get(TRAIN_SIZE))
+        if run.train_images:
+            run.params[TRAIN_SIZE] = int(run.train_images)
+        elif value is None and all_size:
+            run.params[TRAIN_SIZE] = int(all_size)
+        elif isinstance(value, float) and value > 1:
+            run.params[TRAIN_SIZE] = int(value)
+        else:
+            raise MnistlabError(f"experiment {run.name}: {TRAIN_SIZE} is {value} and its {LABEL_COUNTS} "
+                                "could not be read; give the number of training images with --all-size N")
+
+
+# -- grouping --------------------------------------------------------------------------------------
 
 def varying_params(runs: list[Run], seed_param: str = "seed") -> list[str]:
     """Params (other than ``seed_param``) whose value is not the same in every run, sorted."""
@@ -151,7 +220,8 @@ def varying_params(runs: list[Run], seed_param: str = "seed") -> list[str]:
     return [key for key in keys if len({repr(run.params.get(key)) for run in runs}) > 1]
 
 
-def _order(value):
+def sort_key(value):
+    """Numbers first, in increasing order, then other values by their repr."""
     try:
         return (0, float(value), "")
     except (TypeError, ValueError):
@@ -163,107 +233,10 @@ def group_runs(runs: list[Run], keys: list[str]) -> dict[tuple, list[Run]]:
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
         groups.setdefault(tuple(run.params.get(key) for key in keys), []).append(run)
-    return dict(sorted(groups.items(), key=lambda item: [_order(v) for v in item[0]]))
+    return dict(sorted(groups.items(), key=lambda item: [sort_key(v) for v in item[0]]))
 
 
-def t_summary(values, confidence: float = 0.95) -> dict:
-    """``n, mean, std, ci_low, ci_high``: sample std (ddof 1) and t interval; nan where n < 2."""
-    x = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
-    n = int(x.size)
-    mean = float(x.mean()) if n else math.nan
-    if n < 2:
-        return {"n": n, "mean": mean, "std": math.nan, "ci_low": math.nan, "ci_high": math.nan}
-    std = float(x.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return {"n": n, "mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half}
-
-
-def summarize(runs: list[Run], seed_param: str = "seed", confidence: float = 0.95) -> list[dict]:
-    """One row per group x model x quantity: the varying params' values, ``model, metric`` and
-    :func:`t_summary` of the quantity over the group's runs (seeds)."""
-    keys = varying_params(runs, seed_param)
-    rows = []
-    for group, members in group_runs(runs, keys).items():
-        quantities = sorted({q for run in members for q in run.values},
-                            key=lambda mq: (mq[0], (QUALITY_METRICS + CURVE_QUANTITIES).index(mq[1])))
-        for model, metric in quantities:
-            summary = t_summary([run.values.get((model, metric)) for run in members], confidence)
-            rows.append({**dict(zip(keys, group, strict=True)), "model": model, "metric": metric, **summary})
-    return rows
-
-
-def paired_tests(runs: list[Run], comparisons: list[dict], seed_param: str = "seed",
-                 alpha: float = 0.05) -> list[dict]:
-    """Paired t tests of model A against model B over the runs of each group (same run = same seed).
-
-    Parameters
-    ----------
-    runs : list of Run
-    comparisons : list of dict
-        ``{question, a, b, quantity}``: models A and B, and a quality metric or curve quantity.
-    seed_param : str
-        The param that distinguishes repeats; the other varying params define the groups.
-    alpha : float
-        Level of the intervals and verdicts.
-
-    Returns
-    -------
-    list of dict
-        ``{group, question, a, b, quantity, n, mean_a, mean_b, diff, ci_low, ci_high, p_value,
-        p_holm, verdict}``; ``diff`` is A - B and its t interval. Runs missing either value are
-        left out. Constant differences give p = 1 (all zero) or 0 (equal and non-zero); fewer than
-        two runs give no test (p None). Holm adjusts over every test of the table.
-    """
-    keys = varying_params(runs, seed_param)
-    rows = []
-    for group, members in group_runs(runs, keys).items():
-        label = _group_label(dict(zip(keys, group, strict=True)), keys) or "all runs"
-        for comp in comparisons:
-            quantity = comp["quantity"]
-            both = [(r.values.get((comp["a"], quantity)), r.values.get((comp["b"], quantity)))
-                    for r in members]
-            both = [(a, b) for a, b in both if a is not None and b is not None]
-            if not both:
-                continue
-            a, b = (np.array(v, dtype=float) for v in zip(*both, strict=True))
-            d = a - b
-            summary = t_summary(d, 1 - alpha)
-            if len(d) < 2:
-                p = None
-            elif np.all(d == d[0]):
-                p = 1.0 if d[0] == 0 else 0.0
-            else:
-                p = float(stats.ttest_rel(a, b).pvalue)
-            rows.append({"group": label, "question": comp["question"], "a": comp["a"], "b": comp["b"],
-                         "quantity": quantity, "n": len(d), "mean_a": float(a.mean()),
-                         "mean_b": float(b.mean()), "diff": summary["mean"],
-                         "ci_low": summary["ci_low"], "ci_high": summary["ci_high"], "p_value": p})
-    tested = [row for row in rows if row["p_value"] is not None]
-    adjusted = dict(zip(map(id, tested), holm(row["p_value"] for row in tested), strict=True))
-    for row in rows:
-        row["p_holm"] = adjusted.get(id(row))
-        row["verdict"] = seed_verdict(row, alpha)
-    return rows
-
-
-def default_comparisons() -> list[dict]:
-    """Test accuracy for the default compare pairs (aliases aside) and every curve quantity for
-    :data:`CURVE_PAIRS`."""
-    aliases = {"best_neural", "best_classic"}
-    return ([{**p, "quantity": "accuracy"} for p in DEFAULT_PAIRS if not {p["a"], p["b"]} & aliases]
-            + [{**p, "quantity": q} for p in CURVE_PAIRS for q in CURVE_QUANTITIES])
-
-
-def seed_verdict(row: dict, alpha: float = 0.05) -> str:
-    """The better model when Holm p < alpha (lower is better for losses, ECE and curve quantities)."""
-    if row["p_holm"] is None:
-        return f"not tested (n = {row['n']})"
-    if row["p_holm"] < alpha and row["diff"] != 0:
-        a_better = (row["diff"] > 0) != (row["quantity"] in LOWER_IS_BETTER)
-        return f"{row['a'] if a_better else row['b']} is better"
-    low, high = _fmt(row["quantity"], row["ci_low"], signed=True), _fmt(row["quantity"], row["ci_high"], True)
-    return f"no detectable difference: the difference lies in [{low}, {high}] {_unit(row['quantity'])}"
-
+# -- curves ------------------------------------------------------------------------------------------
 
 def parse_tsv(text: str) -> tuple[np.ndarray, np.ndarray]:
     """A DVCLive step file (``step<TAB>value`` with a header) -> steps, values."""
@@ -283,146 +256,69 @@ def roughness(loss: np.ndarray) -> float | None:
     return float(np.abs(np.diff(loss, n=2)).mean()) if loss.size >= 3 else None
 
 
-def curve_quantities(error_curve, loss_curve) -> dict:
-    """``updates_to_*pct`` from ``(steps, error)`` and ``val_loss_roughness`` from ``(steps, loss)``."""
+def curve_quantities(error_curve, loss_curve, train_accuracy=None) -> dict:
+    """The curve quantities of the module docstring from ``(steps, values)`` curves of the
+    validation error, the validation loss and (optional) the training accuracy; None curves skip
+    what needs them."""
     out = {}
-    if error_curve is not None:
+    if error_curve is not None and len(error_curve[0]):
+        steps, error = error_curve
         for threshold, name in zip(THRESHOLDS, CURVE_QUANTITIES, strict=False):
-            out[name] = updates_to_reach(*error_curve, threshold)
-    if loss_curve is not None:
+            out[name] = updates_to_reach(steps, error, threshold)
+        out |= {"best_val_error": float(np.min(error)), "final_val_error": float(error[-1]),
+                "total_updates": float(steps[-1])}
+        if train_accuracy is not None and len(train_accuracy[1]):
+            out["train_val_gap"] = float(train_accuracy[1][-1] - (1 - error[-1]))
+    if loss_curve is not None and len(loss_curve[1]):
         out["val_loss_roughness"] = roughness(loss_curve[1])
+        out["val_loss_rise"] = float(loss_curve[1][-1] - np.min(loss_curve[1]))
     return {k: v for k, v in out.items() if v is not None}
 
 
-# -- outputs -------------------------------------------------------------------------------------
-
-def _unit(quantity: str) -> str:
-    return "points" if quantity == "accuracy" else "updates" if quantity.startswith("updates") else ""
-
-
-def _fmt(quantity: str, value, signed: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    sign = "+" if signed else ""
-    if quantity == "accuracy":
-        return f"{100 * value:{sign}.2f}"
-    return f"{value:{sign},.0f}" if quantity.startswith("updates") else f"{value:{sign}.4f}"
+def train_images(label_counts_csv: str) -> int:
+    """Sum of the ``train`` column of a label-count CSV (``plots/label_counts.csv``)."""
+    return sum(int(row["train"]) for row in csv.DictReader(io.StringIO(label_counts_csv)))
 
 
-def _fmt_value(value) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-
-
-def sweep_markdown(runs: list[Run], summary: list[dict], tests: list[dict], seed_param: str,
-                   figure: str | None = None) -> str:
-    """The text of ``reports/sweep.md``."""
-    keys = varying_params(runs, seed_param)
-    seeds = sorted({_fmt_value(r.params.get(seed_param)) for r in runs})
-    lines = ["# Sweep summary over DVC experiments", "",
-             "Generated by `mnistlab sweep` from `dvc.api.exp_show`; do not edit by hand.", "",
-             f"{len(runs)} runs ({', '.join(r.name for r in runs)}); `{seed_param}` values: "
-             f"{', '.join(seeds)}; "
-             f"grouped by {', '.join(f'`{k}`' for k in keys) or 'nothing (all runs are repeats)'}. "
-             "Each cell is the mean over a group's runs [95 % t interval] and the sample standard "
-             "deviation; accuracy in percent. Curve quantities: first logged update with validation "
-             "error at most 5 / 3 / 2 %, and the mean absolute second difference of the validation "
-             "loss (roughness, nats)."]
-    if figure:
-        lines += ["", f"![metric against the swept parameter]({figure})"]
-    header = keys + ["Model", "Quantity", "n", "Mean [95 % CI]", "Std"]
-    lines += ["", "## Per model", "", f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
-    for row in summary:
-        q, scale = row["metric"], 100 if row["metric"] == "accuracy" else 1
-        cells = [_fmt_value(row[k]) for k in keys] + [row["model"], q, str(row["n"])]
-        cells.append(f"{_fmt(q, row['mean'])} [{_fmt(q, row['ci_low'])}, {_fmt(q, row['ci_high'])}]")
-        cells.append(f"{scale * row['std']:.4g}" if math.isfinite(row["std"]) else "n/a")
-        lines.append(f"| {' | '.join(cells)} |")
-    if tests:
-        lines += ["", "## Paired tests over runs", "",
-                  "Paired t test of A against B over the runs of a group (each run gives both models "
-                  "the same seed and data); Holm adjusts over every test of this table. "
-                  "A - B in points for accuracy.", "",
-                  "| Group | Question | A | B | Quantity | n | Mean A | Mean B | A - B [95 % CI] | p "
-                  "| Holm p | Verdict |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        for t in tests:
-            q = t["quantity"]
-            p = "n/a" if t["p_value"] is None else f"{t['p_value']:.2g}"
-            ph = "n/a" if t["p_holm"] is None else f"{t['p_holm']:.2g}"
-            lines.append(f"| {t['group']} | {t['question']} | {t['a']} | {t['b']} | {q} | {t['n']} | "
-                         f"{_fmt(q, t['mean_a'])} | {_fmt(q, t['mean_b'])} | {_fmt(q, t['diff'], True)} "
-                         f"[{_fmt(q, t['ci_low'], True)}, {_fmt(q, t['ci_high'], True)}] | {p} | {ph} | "
-                         f"{t['verdict']} |")
-    return "\n".join(lines) + "\n"
-
-
-def plot_metric_vs_param(summary: list[dict], param: str | None, metric: str, path) -> None:
-    """Mean metric with its t interval against the one numeric swept param, one line per model
-    (log x when the values span more than 10x); without such a param, one point per model and group."""
-    from mnistlab.plots import plt, save_figure
-
-    rows = [r for r in summary if r["metric"] == metric]
-    scale = 100 if metric == "accuracy" else 1
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    keys = [k for k in (rows[0] if rows else {}) if k not in SUMMARY_FIELDS]
-    groups = list(dict.fromkeys(_group_label(r, keys) for r in rows))
-    if param:  # one line per model along the param
-        series = [(model, [r for r in rows if r["model"] == model], 0.0) for model in models]
-    else:  # one marker per model and group, groups side by side
-        series = [(group or "all runs", [r for r in rows if _group_label(r, keys) == group],
-                   0.15 * (j - (len(groups) - 1) / 2)) for j, group in enumerate(groups)]
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    for label, mine, offset in series:
-        x = [float(r[param]) for r in mine] if param else [models.index(r["model"]) + offset for r in mine]
-        half = np.nan_to_num([scale * (r["ci_high"] - r["mean"]) for r in mine])
-        ax.errorbar(x, [scale * r["mean"] for r in mine], yerr=half, marker="o", ms=4, capsize=3,
-                    label=label, ls="-" if param else "none")
-    if param:
-        xs = [float(r[param]) for r in rows]
-        if xs and min(xs) > 0 and max(xs) / min(xs) > 10:
-            ax.set_xscale("log")
-        ax.set_xlabel(param)
-    else:
-        ax.set_xticks(range(len(models)), models, rotation=45, ha="right", fontsize=8)
-    ax.legend(fontsize=7)
-    ax.set_ylabel(f"test {metric}{' (%)' if scale == 100 else ''}, mean and 95 % t interval over seeds")
-    ax.set_title(f"Test {metric}" + (f" against {param}" if param else " by model"))
-    ax.grid(alpha=0.3)
-    save_figure(fig, path)
-
-
-def _group_label(row: dict, keys: list[str]) -> str:
-    return ", ".join(f"{k}={_fmt_value(row[k])}" for k in keys)
-
-
-# -- DVC -----------------------------------------------------------------------------------------
+# -- DVC and the command -------------------------------------------------------------------------
 
 def read_runs(repo: str = ".", revs=None, prefix=None, include_baseline=False, num: int = 1,
-              curves: bool = True) -> list[Run]:
-    """Runs from ``dvc.api.exp_show(repo, num=num)``, selected by :func:`select_rows`, with the curve
-    quantities of the models in :data:`CURVE_PAIRS` read at each run's commit."""
+              curves: bool = True, vary: list[str] | None = None, seed_param: str = "seed",
+              ) -> tuple[list[Run], list[str]]:
+    """Runs from ``dvc.api.exp_show(repo, num=num)``, selected by :func:`same_as_baseline` (when
+    ``vary`` is given) and :func:`select_rows`, repeats dropped (:func:`drop_repeats`), with the curve
+    quantities of :data:`CURVE_MODELS` and, when ``prepare.train_size`` varies, the number of
+    training images read at each run's commit. Returns the runs and the names of dropped repeats."""
     import dvc.api
     import yaml
 
-    rows = select_rows(dvc.api.exp_show(repo=repo, num=num), revs, prefix, include_baseline)
-    if not rows:
-        raise MnistlabError(f"{repo}: no finished experiments match the selection (see `dvc exp show`)")
+    rows = dvc.api.exp_show(repo=repo, num=num)
     param_file = Path(repo) / "params.yaml"
     keys = set(flatten_params(yaml.safe_load(param_file.read_text()) or {})) if param_file.is_file() else None
-    runs = runs_from_rows(rows, keys)
-    models = sorted({p[side] for p in CURVE_PAIRS for side in ("a", "b")})
-    for run in runs if curves else []:
+    if vary:
+        rows = same_as_baseline(rows, vary, seed_param, keys)
+    rows = select_rows(rows, revs, prefix, include_baseline)
+    if not rows:
+        raise MnistlabError(f"{repo}: no finished experiments match the selection (see `dvc exp show`)")
+    runs, dropped = drop_repeats(runs_from_rows(rows, keys))
+    counts = TRAIN_SIZE in varying_params(runs, seed_param)
+    for run in runs if curves or counts else []:
         fs = dvc.api.DVCFileSystem(repo, rev=run.name if run.name != run.rev else run.rev)
-        for model in models:
+        for model in CURVE_MODELS if curves else ():
             curve = {}
-            for kind in ("error", "loss"):
+            for name in ("val/error", "val/loss", "train/accuracy"):
                 try:
-                    curve[kind] = parse_tsv(fs.read_text(CURVE_FILES.format(model=model, kind=kind)))
+                    curve[name] = parse_tsv(fs.read_text(CURVE_FILES.format(model=model, name=name)))
                 except (FileNotFoundError, ValueError, IndexError):
-                    curve[kind] = None
-            for name, value in curve_quantities(curve["error"], curve["loss"]).items():
+                    curve[name] = None
+            for name, value in curve_quantities(*curve.values()).items():
                 run.values[(model, name)] = value
-    return runs
+        if counts:
+            try:
+                run.train_images = train_images(fs.read_text(LABEL_COUNTS))
+            except (FileNotFoundError, ValueError, KeyError):
+                run.train_images = None
+    return runs, dropped
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -430,28 +326,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rev", action="append", help="experiment name or commit to include (repeatable); "
                         "default: every experiment of the current baseline")
     parser.add_argument("--name-prefix", help="only experiments whose name starts with this")
+    parser.add_argument("--vary", action="append", metavar="PARAM",
+                        help="only experiments whose params equal their baseline's except these (repeatable) "
+                        "and the seed, e.g. --vary seed, --vary prepare.train_size")
     parser.add_argument("--include-baseline", action="store_true", help="count the baseline commit as a run")
     parser.add_argument("--num", type=int, default=1, help="baselines to list (dvc exp show -n)")
     parser.add_argument("--seed-param", default="seed", help="the param that distinguishes repeats")
     parser.add_argument("--metric", default="accuracy", choices=QUALITY_METRICS, help="metric of the figure")
     parser.add_argument("--no-curves", action="store_true", help="skip reading the validation curves")
-    parser.add_argument("--csv", default="reports/sweep.csv")
-    parser.add_argument("--figure", default="reports/sweep.png")
-    parser.add_argument("--report", default="reports/sweep.md")
+    parser.add_argument("--all-size", type=int, metavar="N",
+                        help=f"training images when {TRAIN_SIZE} is null and the run's {LABEL_COUNTS} "
+                        "cannot be read")
+    parser.add_argument("--out-dir", default="reports/sweep",
+                        help="folder of sweep.csv, .png, .md and .json (default: reports/sweep)")
+    for name, what in [("csv", "summary rows"), ("figure", "figure (.png)"), ("report", "markdown"),
+                       ("json", "numbers for `mnistlab claims`")]:
+        parser.add_argument(f"--{name}", help=f"{what}; default: <out-dir>/sweep.<ext>")
 
 
 def run(args: argparse.Namespace) -> int:
-    runs = read_runs(args.repo, args.rev, args.name_prefix, args.include_baseline, args.num,
-                     not args.no_curves)
-    summary = summarize(runs, args.seed_param)
-    tests = paired_tests(runs, default_comparisons(), args.seed_param)
-    keys = varying_params(runs, args.seed_param)
-    numeric = len(keys) == 1 and all(_order(r.params.get(keys[0]))[0] == 0 for r in runs)
-    write_csv(args.csv, summary)
-    plot_metric_vs_param(summary, keys[0] if numeric else None, args.metric, args.figure)
-    figure = os.path.relpath(args.figure, Path(args.report).parent)
-    with atomic_path(args.report) as tmp:
-        tmp.write_text(sweep_markdown(runs, summary, tests, args.seed_param, figure))
-    print(f"{len(runs)} runs summarised: {args.report}, {args.csv}, {args.figure}")
-    return 0
+    from mnistlab.sweep_report import write_outputs
 
+    out = Path(args.out_dir)
+    paths = {name: getattr(args, name) or out / f"sweep.{ext}"
+             for name, ext in [("csv", "csv"), ("figure", "png"), ("report", "md"), ("json", "json")]}
+    runs, dropped = read_runs(args.repo, args.rev, args.name_prefix, args.include_baseline, args.num,
+                              not args.no_curves, args.vary, args.seed_param)
+    if TRAIN_SIZE in varying_params(runs, args.seed_param):
+        resolve_train_size(runs, args.all_size)
+    write_outputs(runs, args.seed_param, args.metric, paths, dropped)
+    print(f"{len(runs)} runs summarised: " + ", ".join(str(p) for p in paths.values()))
+    return 0
