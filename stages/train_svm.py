@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     front, x_train, y_train, x_val, y_val = features(args.features, args, svm.resolution)
     x_train, y_train = stratified_subset(x_train, y_train, svm.train_size, params.seed, "svm.train_size")
     classifier, metrics = fit_svm(x_train, y_train, x_val, y_val, svm.C, svm.gamma,
-                                  method=getattr(svm, "method", "exact"),
-                                  n_components=getattr(svm, "n_components", 1000), seed=params.seed)
+                                  method=svm.method, n_components=svm.n_components, seed=params.seed)
     save_svm(SVMModel(front, classifier), args.model)
     write_json(args.metrics, metrics)
     print(f"svm_{args.features}: " + ", ".join(f"{k} = {v}" for k, v in metrics.items()))

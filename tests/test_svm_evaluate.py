@@ -12,8 +12,8 @@ def test_pixel_svm_learns_saves_and_evaluates(prepared_dir, tmp_path):
     classifier, metrics = fit_svm(front.transform(train.x), train.y, front.transform(val.x), val.y,
                                   C=5.0, gamma="scale")
     assert metrics["val_accuracy"] > 0.9 and metrics["n_train"] == 2000
-    save_svm(SVMModel(front, classifier), tmp_path / "svm_pixels.joblib")
-    model = load_predictor(tmp_path / "svm_pixels.joblib")
+    save_svm(SVMModel(front, classifier), tmp_path / "svm_pixels.skops")
+    model = load_predictor(tmp_path / "svm_pixels.skops")
     test_metrics, speed, proba = evaluate_model(model, test.x, test.y)
     assert proba.shape == (500, 10)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)

@@ -165,12 +165,19 @@ class GaborParams(Section):
 
 
 class SVMParams(Section):
-    """``svm``: scikit-learn ``SVC`` with an RBF kernel, for raw pixels and Gabor features."""
+    """``svm``: RBF SVMs on raw pixels and Gabor features (``mnistlab.svm``).
 
+    ``method``: ``exact`` (libsvm's ``SVC``, quadratic or worse in the training images) or
+    ``nystroem`` (``n_components`` Nystroem features of the same RBF kernel + a linear SVM, for
+    training sets of hundreds of thousands of images).
+    """
+
+    method: Literal["exact", "nystroem"] = "exact"
     C: PositiveFloat = 5.0
     gamma: Literal["scale", "auto"] | PositiveFloat = "scale"
     resolution: Resolution = 14
     train_size: SizeOrFraction | None = None
+    n_components: PositiveInt = 2000  # nystroem only: landmarks of the kernel approximation
 
 
 class SGDParams(Section):

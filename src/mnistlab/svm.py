@@ -40,6 +40,7 @@ from sklearn.svm import SVC, LinearSVC
 from mnistlab.data.prepare import downsample
 from mnistlab.errors import MnistlabError
 from mnistlab.io import atomic_path
+from mnistlab.svm_kernel import BlasSVC
 
 #: ``svm.method`` values.
 METHODS = ("exact", "nystroem")
@@ -51,6 +52,7 @@ TRUSTED_TYPES = [
     "mnistlab.features.gabor.GaborFeatures",
     "mnistlab.svm.PixelFeatures",
     "mnistlab.svm.SVMModel",
+    "mnistlab.svm_kernel.BlasSVC",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
 ]
@@ -150,8 +152,8 @@ def make_svm(method: str, C: float, gamma: float, n_components: int = 1000, seed
     MnistlabError
         For an unknown ``method``.
     """
-    if method == "exact":
-        return SVC(C=C, gamma=gamma, kernel="rbf")
+    if method == "exact":  # fitted by libsvm; decision function with BLAS (mnistlab.svm_kernel)
+        return BlasSVC(C=C, gamma=gamma, kernel="rbf")
     if method == "nystroem":
         n_components = min(n_components, n_train) if n_train else n_components
         return Pipeline([
