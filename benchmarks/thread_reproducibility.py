@@ -72,17 +72,20 @@ def main() -> None:
             for threads in args.threads:
                 out = Path(tmp) / f"{model}-{threads}"
                 env = dict(os.environ, MNISTLAB_THREADS=str(threads))
-                subprocess.run([sys.executable, "-c", TRAIN, model, args.data, str(out), str(args.cnn_epochs)],
-                               env=env, check=True)
+                command = [sys.executable, "-c", TRAIN, model, args.data, str(out), str(args.cnn_epochs)]
+                subprocess.run(command, env=env, check=True)
                 with np.load(f"{out}.npz") as data:
-                    runs[threads] = ({k: data[k] for k in data.files}, json.loads(Path(f"{out}.json").read_text()))
+                    weights = {k: data[k] for k in data.files}
+                runs[threads] = (weights, json.loads(Path(f"{out}.json").read_text()))
             first = runs[args.threads[0]][0]
-            identical = all(all(np.array_equal(first[k], weights[k]) for k in first) for weights, _ in runs.values())
+            identical = all(all(np.array_equal(first[k], weights[k]) for k in first)
+                            for weights, _ in runs.values())
             accuracies = {t: m["val_accuracy"] for t, (_, m) in runs.items()}
             print(f"{model}_identical_weights: {str(identical).lower()}")
             for threads, accuracy in accuracies.items():
                 print(f"{model}_val_accuracy_{threads}t: {accuracy:.4f}")
-            print(f"{model}_max_abs_val_accuracy_change: {max(accuracies.values()) - min(accuracies.values()):.4f}")
+            spread = max(accuracies.values()) - min(accuracies.values())
+            print(f"{model}_max_abs_val_accuracy_change: {spread:.4f}")
 
 
 if __name__ == "__main__":

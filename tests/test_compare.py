@@ -163,7 +163,8 @@ def test_outputs(tmp_path):
     with open(tmp_path / "compare.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["question", "diff", "ci_low", "ci_high", "verdict"]
-    assert float(rows[0]["diff"]) == pytest.approx(result["pairs"][0]["diff"], abs=1e-6)  # a fraction: the template shows %
+    # a fraction: the forest template shows %
+    assert float(rows[0]["diff"]) == pytest.approx(result["pairs"][0]["diff"], abs=1e-6)
     summary = compare.metrics_summary(result)
     assert summary["pairs"]["torch_cnn vs torch_fnn"]["better"] == 1
     json.dumps(summary)

@@ -43,6 +43,9 @@ def stage_definitions():
         yield name, body
 
 
+STAGES = list(stage_definitions())
+
+
 def library_files(script: Path) -> list[Path]:
     out = subprocess.run([sys.executable, "-c", PROBE, str(script)], cwd=REPO, capture_output=True,
                          text=True, check=True).stdout
@@ -51,7 +54,7 @@ def library_files(script: Path) -> list[Path]:
             if Path(f).resolve().is_relative_to(src.resolve())]
 
 
-@pytest.mark.parametrize(("name", "stage"), list(stage_definitions()), ids=[n for n, _ in stage_definitions()])
+@pytest.mark.parametrize(("name", "stage"), STAGES, ids=[name for name, _ in STAGES])
 def test_every_imported_library_module_is_a_dep(name, stage):
     script = next(dep for dep in stage["deps"] if str(dep).startswith("stages/"))
     deps = [Path(str(dep)) for dep in stage["deps"] if "${" not in str(dep)]
@@ -64,7 +67,7 @@ def test_every_imported_library_module_is_a_dep(name, stage):
     assert not missing, f"stage {name}: add to its deps (dvc.yaml header rule): {missing}"
 
 
-@pytest.mark.parametrize(("name", "stage"), list(stage_definitions()), ids=[n for n, _ in stage_definitions()])
+@pytest.mark.parametrize(("name", "stage"), STAGES, ids=[name for name, _ in STAGES])
 def test_every_output_is_named_on_the_command_line(name, stage):
     for out in stage.get("outs", []):
         path = Path(str(next(iter(out)) if isinstance(out, dict) else out))

@@ -45,7 +45,8 @@ def test_stage_writes_quality_and_speed_apart(prepared_dir, tmp_path):
     quality = json.loads(out["metrics"].read_text())
     assert list(quality) == ["mlp_sgd-he", "mlp_adam-he"]  # registry order
     assert set(quality["mlp_sgd-he"]) == {"accuracy", "macro_f1", "log_loss", "ece"}
-    assert set(json.loads(out["speed"].read_text())["mlp_adam-he"]) == {"n_params", "predict_images_per_second"}
+    speed = json.loads(out["speed"].read_text())
+    assert set(speed["mlp_adam-he"]) == {"n_params", "predict_images_per_second"}
     with np.load(out["proba"]) as data:
         assert data["mlp_sgd-he"].shape == (500, 10) and data["mlp_sgd-he"].dtype == np.float32
     assert sorted(p.name for p in out["confusion"].iterdir()) == ["mlp_adam-he.csv", "mlp_sgd-he.csv"]

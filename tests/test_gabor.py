@@ -1,5 +1,5 @@
 """Gabor filter bank and features: kernels against scikit-image, symmetry, tuning, batching, the
-transformer (shapes, fitted on training images only, joblib, Pipeline), the stage and bad params."""
+transformer (shapes, fitted on training images only, skops, Pipeline), the stage and bad params."""
 
 import math
 import runpy
@@ -9,6 +9,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+import skops.io
 import torch
 import yaml
 from scipy import ndimage
@@ -202,26 +203,25 @@ def test_pca_matches_scikit_learn():
                                rtol=1e-3, atol=1e-3)
 
 
-def test_pipeline_with_svc_and_joblib_round_trip(images, tmp_path):
+def test_pipeline_with_svc_and_skops_round_trip(images, tmp_path):
     x, y = images
     model = Pipeline([("gabor", GaborFeatures(pca_components=40)), ("svc", SVC(C=5.0))])
     model.fit(x[:1000], y[:1000])
     accuracy = (model.predict(x[1000:]) == y[1000:]).mean()
     assert accuracy > 0.9
-    joblib.dump(model, tmp_path / "model.joblib")
-    np.testing.assert_array_equal(joblib.load(tmp_path / "model.joblib").predict(x[1000:]),
-                                  model.predict(x[1000:]))
-    save_transformer(tmp_path / "gabor.joblib", model.named_steps["gabor"])
-    loaded = load_transformer(tmp_path / "gabor.joblib")
+    save_transformer(tmp_path / "gabor.skops", model.named_steps["gabor"])
+    loaded = load_transformer(tmp_path / "gabor.skops")
     np.testing.assert_array_equal(loaded.transform(x[:20]), model.named_steps["gabor"].transform(x[:20]))
 
 
 def test_load_transformer_errors(tmp_path):
     with pytest.raises(MnistlabError, match="not found"):
-        load_transformer(tmp_path / "missing.joblib")
-    joblib.dump({"not": "a transformer"}, tmp_path / "other.joblib")
+        load_transformer(tmp_path / "missing.skops")
+    skops.io.dump({"not": "a transformer"}, tmp_path / "other.skops")
     with pytest.raises(MnistlabError, match="expected a fitted GaborFeatures"):
-        load_transformer(tmp_path / "other.joblib")
+        load_transformer(tmp_path / "other.skops")
+    with pytest.raises(MnistlabError, match="old joblib model format"):
+        load_transformer(tmp_path / "gabor.joblib")
 
 
 def test_bad_image_shape_and_unfitted():
@@ -279,31 +279,38 @@ def stage_main():
     return runpy.run_path(str(REPO / "stages" / "gabor.py"))["main"]
 
 
+def stage_args(params, prepared, out) -> list[str]:
+    """The gabor stage's command line (as in dvc.yaml) with every path under ``out``."""
+    return ["--params", str(params), "--train", str(prepared / "train.npz"),
+            "--val", str(prepared / "val.npz"), "--out", str(out / "features"),
+            "--bank", str(out / "gabor_filter_bank.png")]
+
+
 def test_stage_writes_features_transformer_and_filter_bank(prepared_dir, tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("gabor:\n  pca_components: 50\n")
-    stage_main()(["--params", str(params), "--data", str(prepared_dir), "--out", str(tmp_path / "a")])
+    stage_main()(stage_args(params, prepared_dir, tmp_path / "a"))
     sizes = {"train": 2000, "val": 500}
     for split, n in sizes.items():
-        with np.load(tmp_path / "a" / "data" / "features" / f"{split}.npz") as data:
+        with np.load(tmp_path / "a" / "features" / f"{split}.npz") as data:
             assert data["x"].shape == (n, 50) and data["x"].dtype == np.float32
             assert data["y"].dtype == np.uint8
             np.testing.assert_array_equal(data["y"], load_split(prepared_dir / f"{split}.npz").y)
-    assert not (tmp_path / "a" / "data" / "features" / "test.npz").exists()
-    features = load_transformer(tmp_path / "a" / "data" / "features" / "gabor.joblib")
-    with np.load(tmp_path / "a" / "data" / "features" / "val.npz") as data:
+    assert not (tmp_path / "a" / "features" / "test.npz").exists()
+    features = load_transformer(tmp_path / "a" / "features" / "gabor.skops")
+    with np.load(tmp_path / "a" / "features" / "val.npz") as data:
         val = load_split(prepared_dir / "val.npz").x
         np.testing.assert_allclose(features.transform(val), data["x"], atol=1e-5)
-    png = tmp_path / "a" / "plots" / "images" / "gabor_filter_bank.png"
+    png = tmp_path / "a" / "gabor_filter_bank.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # the stage never opens the test split: it runs with test.npz gone, and the fit is unchanged
     other = tmp_path / "other"
     shutil.copytree(prepared_dir, other)
     (other / "test.npz").unlink()
-    stage_main()(["--params", str(params), "--data", str(other), "--out", str(tmp_path / "b")])
+    stage_main()(stage_args(params, other, tmp_path / "b"))
     for split in ("train", "val"):
-        a, b = (np.load(tmp_path / run / "data" / "features" / f"{split}.npz")["x"] for run in "ab")
+        a, b = (np.load(tmp_path / run / "features" / f"{split}.npz")["x"] for run in "ab")
         np.testing.assert_array_equal(a, b)
 
 
@@ -311,11 +318,11 @@ def test_stage_bad_params_exit_with_one_line(prepared_dir, tmp_path, capsys):
     params = tmp_path / "params.yaml"
     params.write_text("gabor:\n  orientations: 0\n")
     with pytest.raises(SystemExit) as exited:
-        stage_main()(["--params", str(params), "--data", str(prepared_dir), "--out", str(tmp_path)])
+        stage_main()(stage_args(params, prepared_dir, tmp_path))
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gabor.orientations = 0" in err
-    assert not (tmp_path / "data").exists()
+    assert not (tmp_path / "features").exists()
 
 
 def test_figures(tmp_path):

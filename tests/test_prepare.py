@@ -73,7 +73,7 @@ def test_val_size_too_large_names_the_key(sample_train, sample_test):
 
 
 @pytest.mark.parametrize(("sizes", "message"), [
-    ({"val_size": 1}, r"prepare\.val_size = 1 \(1 images\): a stratified split needs at least one image of each"),
+    ({"val_size": 1}, r"prepare\.val_size = 1 \(1 images\): a stratified split needs at least one image"),
     ({"val_size": 9995}, r"prepare\.val_size = 9995: leaves 5 of the 10000 images for training"),
     ({"val_size": 0.0005}, r"prepare\.val_size = 0\.0005 \(5 images\)"),
     ({"val_size": 100, "train_size": 5}, r"prepare\.train_size = 5 \(5 images\)"),

@@ -22,7 +22,8 @@ def test_decision_function_and_probabilities_match_libsvm(n_classes):
     x, y = data(1500, n_classes, 0)
     test, _ = data(BATCH + 100, n_classes, 1)  # more than one batch
     libsvm, blas = SVC(C=5, gamma="scale").fit(x, y), BlasSVC(C=5, gamma="scale").fit(x, y)
-    np.testing.assert_allclose(blas.decision_function(test), libsvm.decision_function(test), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(blas.decision_function(test), libsvm.decision_function(test),
+                               rtol=0, atol=1e-9)
     np.testing.assert_array_equal(blas.predict(test), libsvm.predict(test))
     val_x, val_y = data(300, n_classes, 2)
     calibrated = [CalibratedClassifierCV(FrozenEstimator(m), method="sigmoid").fit(val_x, val_y)

@@ -73,7 +73,8 @@ def run_stage(tmp_path, prepared_dir, model: str) -> None:
 
 
 def test_stage_writes_model_metrics_and_twin_curves(prepared_dir, tmp_path):
-    params = {"mlp": {"hidden_sizes": [32], "log_every": 10, "epochs": 1, "adam": {"lr": 0.005, "batch_size": 64}},
+    params = {"mlp": {"hidden_sizes": [32], "log_every": 10, "epochs": 1,
+                      "adam": {"lr": 0.005, "batch_size": 64}},
               "torch": {"device": "cpu"}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     run_stage(tmp_path, prepared_dir, "torch_patchnet")
@@ -101,7 +102,8 @@ def test_settings_resolve_per_model_overrides(tmp_path):
     params = {"mlp": {"hidden_sizes": [128, 64], "dropout": 0.2, "epochs": 7, "max_shift": 2,
                       "adam": {"lr": 0.002, "batch_size": 128}},
               "torch": {"epochs": 10, "schedule": "constant", "augment": {"enabled": True},
-                        "models": {"cnn": {"epochs": 15, "schedule": "onecycle"}, "logreg": {"augment": False}}}}
+                        "models": {"cnn": {"epochs": 15, "schedule": "onecycle"},
+                                   "logreg": {"augment": False}}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     loaded = load_params(tmp_path / "params.yaml")
     cnn, fnn, logreg, mlp, patchnet = (settings_from_params(loaded, f"torch_{m}")
@@ -112,7 +114,8 @@ def test_settings_resolve_per_model_overrides(tmp_path):
     assert mlp.sizes == {"hidden_sizes": [128, 64], "dropout": 0.2} and mlp.log_every == 100
     assert (mlp.epochs, mlp.lr, mlp.batch_size, mlp.schedule, mlp.normalize) == (7, 0.002, 128, "step", False)
     assert mlp.augment.max_shift == 2 and mlp.augment.rotation_degrees == 0
-    assert patchnet.epochs == 7 and patchnet.sizes["patch_size"] == 4 and patchnet.augment.rotation_degrees == 0
+    assert patchnet.epochs == 7 and patchnet.sizes["patch_size"] == 4
+    assert patchnet.augment.rotation_degrees == 0
     assert patchnet.lr_param == "mlp.adam.lr" and cnn.lr_param == "torch.lr"
 
 
