@@ -1,41 +1,22 @@
 """dvc.yaml is the one wiring diagram: its library deps follow the rule stated in its header.
 
-For every stage, the modules of src/mnistlab its script imports (directly or indirectly; plus the
-registry's model loaders for stages that load models) must each be covered by a dep: the
-module's file or a folder holding it. Paths written by a stage appear on its command line.
+For every stage, the modules of src/mnistlab its script imports at module level (directly or
+indirectly, read from the source with ``ast``; plus the registry's model loaders for stages that
+load models) must each be covered by a dep: the module's file or a folder holding it. Paths
+written by a stage appear on its command line.
 """
 
-import json
-import subprocess
-import sys
+import ast
 from pathlib import Path
 
 import pytest
 import yaml
 
+from mnistlab.registry import LOADERS
+
 REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
 DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
-
-# Imports the stage script without running main() and prints the mnistlab modules it pulled in;
-# when any of them calls the registry's load_model, the loaders' modules are imported as well.
-PROBE = """
-import importlib, json, runpy, sys
-runpy.run_path(sys.argv[1], run_name="probe")
-from pathlib import Path
-def loaded():
-    return {m.__file__ for name, m in list(sys.modules.items())
-            if name.startswith("mnistlab") and getattr(m, "__file__", None)}
-files = loaded()
-script = Path(sys.argv[1]).read_text()
-users = [f for f in files if not f.endswith("registry.py") and "load_model(" in Path(f).read_text()]
-if users or "load_model(" in script:
-    from mnistlab.registry import LOADERS
-    for target in LOADERS.values():
-        importlib.import_module(target.split(":")[0])
-    files = loaded()
-print(json.dumps(sorted(files)))
-"""
-
 
 def stage_definitions():
     for name, stage in DVC_YAML["stages"].items():
@@ -46,12 +27,50 @@ def stage_definitions():
 STAGES = list(stage_definitions())
 
 
-def library_files(script: Path) -> list[Path]:
-    out = subprocess.run([sys.executable, "-c", PROBE, str(script)], cwd=REPO, capture_output=True,
-                         text=True, check=True).stdout
-    src = REPO / "src"
-    return [Path(f).resolve().relative_to(src.resolve().parent) for f in json.loads(out)
-            if Path(f).resolve().is_relative_to(src.resolve())]
+def module_imports(path: Path) -> set[str]:
+    """The mnistlab modules a file imports at module level (imports inside functions are lazy:
+    the rule of dvc.yaml's header covers them through the validate stage and the loaders)."""
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mnistlab"):
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)  # submodules
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names if alias.name.startswith("mnistlab"))
+    return names
+
+
+def module_file(name: str) -> Path | None:
+    base = SRC.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def library_files(script: Path) -> set[Path]:
+    """Files of src/mnistlab in the import closure of ``script``; with the registry's loaders when
+    the script or a module it imports loads models through ``load_model``."""
+    seen: set[Path] = set()
+    todo = [script]
+    while todo:
+        path = todo.pop()
+        for name in module_imports(path):
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):  # a package's __init__ runs on import too
+                found = module_file(".".join(parts[:depth]))
+                if found is not None and found not in seen:
+                    seen.add(found)
+                    todo.append(found)
+    sources = [script, *(f for f in seen if f.name != "registry.py")]
+    if any("load_model(" in f.read_text() for f in sources):
+        todo = [module_file(target.split(":")[0]) for target in LOADERS.values()]
+        while todo:
+            path = todo.pop()
+            if path not in seen:
+                seen.add(path)
+                todo += [f for n in module_imports(path) if (f := module_file(n)) is not None]
+    return {f.relative_to(REPO) for f in seen}
 
 
 @pytest.mark.parametrize(("name", "stage"), STAGES, ids=[name for name, _ in STAGES])
