@@ -74,7 +74,8 @@ def test_pipeline_runs_offline_on_the_sample_and_reruns_only_what_changed(worksp
     second = exp_run(workspace, *SMALL, "svm.C=2")
     ran = {line.split("'")[1] for line in second.splitlines() if line.startswith("Running stage")}
     # validate checks every changed params file; compare, robustness and report read the SVMs' results
-    allowed = {"validate", "train_svm@pixels", "train_svm@gabor", "evaluate", "compare", "robustness", "report"}
+    allowed = {"validate", "train_svm@pixels", "train_svm@gabor", "evaluate", "compare", "robustness",
+               "report"}
     assert ran and ran <= allowed, ran
     assert "train_svm@pixels" in ran and "evaluate" in ran
 
