@@ -106,11 +106,16 @@ def paired_difference(a, b, confidence: float = 0.95) -> dict:
 
 
 def seed_independent(runs: list[Run], seed_param: str = "seed") -> set[str]:
-    """Models whose test metrics are identical in every run of every group of two or more runs."""
+    """Models whose test metrics are the same (to 9 significant digits: thread counts may change the
+    rounding of a deterministic model's sums) in every run of every group of two or more runs."""
     models = {model for run in runs for model, q in run.values if q in QUALITY_METRICS}
     groups = [m for m in group_runs(runs, varying_params(runs, seed_param)).values() if len(m) > 1]
+
+    def rounded(value):
+        return None if value is None else float(f"{value:.9g}")
+
     return {model for model in models if groups and all(
-        len({tuple(r.values.get((model, q)) for q in QUALITY_METRICS) for r in members}) == 1
+        len({tuple(rounded(r.values.get((model, q))) for q in QUALITY_METRICS) for r in members}) == 1
         for members in groups)}
 
 
@@ -289,11 +294,13 @@ def plot_metric_vs_param(summary: list[dict], param: str | None, metric: str, pa
         series = [(group or "all runs", [r for r in rows if group_label(r, keys) == group],
                    0.15 * (j - (len(groups) - 1) / 2)) for j, group in enumerate(groups)]
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    for label, mine, offset in series:
+    colours = plt.get_cmap("tab20" if len(series) > 10 else "tab10").colors  # one colour per line
+    for (label, mine, offset), colour in zip(series, colours[::2] + colours[1::2] if len(series) > 10
+                                             else colours, strict=False):
         x = [float(r[param]) for r in mine] if param else [models.index(r["model"]) + offset for r in mine]
         half = np.nan_to_num([scale * (r["ci_high"] - r["mean"]) for r in mine])
         ax.errorbar(x, [scale * r["mean"] for r in mine], yerr=half, marker="o", ms=4, capsize=3,
-                    label=label, ls="-" if param else "none")
+                    label=label, ls="-" if param else "none", color=colour)
     if param:
         xs = [float(r[param]) for r in rows]
         if log_x or (log_x is None and xs and min(xs) > 0 and max(xs) / min(xs) > 10):
