@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from mnistlab.constants import IMAGE_SIZE
 from mnistlab.data.idx import read_pair
-from mnistlab.data.prepare import scale
-from mnistlab.features.gabor import GaborFeatures, _downsample
+from mnistlab.data.prepare import downsample, scale
+from mnistlab.features.gabor import GaborFeatures
 from mnistlab.params import load_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +44,7 @@ def loop_features(images: np.ndarray, features: GaborFeatures) -> np.ndarray:
     """The fitted transformer's features, one image and one filter at a time (the naive way)."""
     stride, window = features.stride, features.pool // features.stride
     rows = []
-    for image in _downsample(images, features.resolution):
+    for image in downsample(images, IMAGE_SIZE // features.resolution):
         pooled = []
         for kernel in features.bank_.kernels:
             # convolve with the flipped kernel = correlate with the kernel, as conv2d does

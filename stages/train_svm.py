@@ -8,7 +8,6 @@ out) and its training metrics (JSON).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from mnistlab.data.prepare import load_split, stratified_subset
 from mnistlab.features.gabor import load_features, load_transformer
@@ -24,7 +23,7 @@ def features(kind: str, args: argparse.Namespace, resolution: int):
         front = PixelFeatures(resolution)
         train, val = load_split(args.train), load_split(args.val)
         return front, front.transform(train.x), train.y, front.transform(val.x), val.y
-    (x_train, y_train), (x_val, y_val) = (load_features(Path(path).stem, Path(path).parent)
+    (x_train, y_train), (x_val, y_val) = (load_features(path)
                                           for path in (args.train, args.val))
     return load_transformer(args.transformer), x_train, y_train, x_val, y_val
 

@@ -19,18 +19,16 @@ from sklearn.svm import SVC
 
 from mnistlab.data.prepare import load_split, scale
 from mnistlab.errors import MnistlabError
+from mnistlab.features.filters import extract_features, response_modulus
 from mnistlab.features.gabor import (
     GaborFeatures,
-    extract_features,
-    fit_pca,
     gabor_kernel,
     load_transformer,
     make_bank,
-    project,
-    response_modulus,
     save_transformer,
     sigma_from_bandwidth,
 )
+from mnistlab.features.pca import fit_pca, project
 from mnistlab.params import GaborParams, load_params
 from mnistlab.plots import plot_confusion_pair, plot_filter_bank, plot_per_class_gain
 

@@ -70,7 +70,8 @@ class Window:
 
     def metrics(self) -> dict[str, float]:
         """``train/loss`` and ``train/accuracy`` of the window."""
-        return {"train/loss": float(self.loss_sum) / self.seen, "train/accuracy": float(self.correct) / self.seen}
+        return {"train/loss": float(self.loss_sum) / self.seen,
+                "train/accuracy": float(self.correct) / self.seen}
 
 
 class CurveLogger:

@@ -55,7 +55,9 @@ def per_class(y_true: np.ndarray, y_pred: np.ndarray) -> list[dict]:
     ]
 
 
-def evaluate_model(predictor: Predictor, images: np.ndarray, labels: np.ndarray) -> tuple[dict, dict, np.ndarray]:
+def evaluate_model(
+    predictor: Predictor, images: np.ndarray, labels: np.ndarray
+) -> tuple[dict, dict, np.ndarray]:
     """Score one predictor on the test images.
 
     Parameters

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from mnistlab.data.sources import SOURCE_NAMES
 from mnistlab.errors import MnistlabError
@@ -240,7 +248,8 @@ def _registered_torch_model(name: str) -> str:
     known = torch_variants(twins=False)
     if name not in known:
         hint = " (the twins read mlp.*)" if name in torch_variants(twins=True) else ""
-        raise ValueError(f"unknown PyTorch model{hint}, expected one of {', '.join(known)} (mnistlab.registry)")
+        raise ValueError(f"unknown PyTorch model{hint}, expected one of {', '.join(known)} "
+                         "(mnistlab.registry)")
     return name
 
 
@@ -248,7 +257,7 @@ TorchVariant = Annotated[str, AfterValidator(_registered_torch_model)]
 
 
 class TorchModelParams(Section):
-    """``torch.models.<variant>``: per-model overrides of the ``torch`` defaults; ``None`` keeps the default."""
+    """``torch.models.<variant>``: per-model overrides of the ``torch`` defaults (``None``: the default)."""
 
     epochs: PositiveInt | None = None
     lr: PositiveFloat | None = None
@@ -275,7 +284,8 @@ class TorchParams(Section):
     augment: AugmentParams = AugmentParams()
     # one entry per PyTorch model of the registry that is not a twin (a missing one: no overrides)
     models: dict[TorchVariant, TorchModelParams] = {
-        "logreg": TorchModelParams(augment=False), "fnn": TorchModelParams(), "cnn": TorchModelParams(epochs=15)
+        "logreg": TorchModelParams(augment=False), "fnn": TorchModelParams(),
+        "cnn": TorchModelParams(epochs=15),
     }
 
 

@@ -1,10 +1,11 @@
 """``mnistlab predict IMAGE... --model models/<name>.<ext> [--json]``: classify your own digit images.
 
-Any image Pillow reads (PNG, JPEG, BMP, ...), of any size up to ``mnistlab.images.MAX_PIXELS``, colour or grey,
-dark ink on a light background or light ink on a dark one, is turned into an MNIST-like input the
-way the dataset was made (LeCun, Cortes and Burges, "The MNIST database", yann.lecun.com/exdb/mnist:
-"normalized to fit in a 20x20 pixel box while preserving their aspect ratio ... centered in a 28x28
-image by computing the center of mass of the pixels"), by :func:`mnistlab.images.read_image` and :func:`to_mnist`:
+Any image Pillow reads (PNG, JPEG, BMP, ...), of any size up to ``mnistlab.images.MAX_PIXELS``,
+colour or grey, dark ink on a light background or light ink on a dark one, is turned into an
+MNIST-like input the way the dataset was made (LeCun, Cortes and Burges, "The MNIST database",
+yann.lecun.com/exdb/mnist: "normalized to fit in a 20x20 pixel box while preserving their aspect
+ratio ... centered in a 28x28 image by computing the center of mass of the pixels"), by
+:func:`mnistlab.images.read_image` and :func:`to_mnist`:
 
 0. images with a side over ``MAX_SIDE`` pixels are shrunk as they are read, by a whole factor
    (JPEG: decoded at 1/2, 1/4 or 1/8 scale by ``Image.draft``; then box averaging,

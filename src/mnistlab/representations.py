@@ -365,7 +365,7 @@ def write_representation_figures(
     import torch
 
     from mnistlab.data.prepare import downsample
-    from mnistlab.features.gabor import response_modulus
+    from mnistlab.features.filters import response_modulus
 
     folder, notes, written = Path(folder), [], []
     panels = {}

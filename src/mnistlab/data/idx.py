@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab.constants import N_CLASSES
 from mnistlab.errors import MnistlabError
 from mnistlab.io import atomic_path
 
@@ -27,7 +28,6 @@ DTYPE_CODES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 _GZIP_MAGIC = b"\x1f\x8b"
-N_CLASSES = 10
 
 
 class IDXError(MnistlabError):

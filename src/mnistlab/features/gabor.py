@@ -21,10 +21,9 @@ The modulus is a smooth envelope (its spectrum is that of the complex response s
 frequency, of width about 1 / sigma), so sampling it every 2 pixels before pooling changes the
 pooled features little while cutting the convolution cost fourfold.
 
-Defaults (params.yaml), chosen on the validation split of 17,721 training images: 6 orientations x
-(0.1, 0.2, 0.3) cycles/pixel with one-octave bandwidth (sigma = 0.562 / f, as skimage's default)
-gave RBF-SVC validation accuracy 0.995 against 0.992 with a fixed sigma of 2.5 px; standardising
-the pooled moduli before PCA lowered it to 0.988 (it inflates the near-empty border cells).
+The defaults in params.yaml (6 orientations x 0.1, 0.2, 0.3 cycles/pixel, one-octave bandwidth,
+no standardisation) were chosen on the validation split, never on test images. The convolution
+and pooling live in :mod:`mnistlab.features.filters`, the PCA in :mod:`mnistlab.features.pca`.
 """
 
 from __future__ import annotations
@@ -35,16 +34,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from pydantic import ValidationError
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from mnistlab.constants import IMAGE_SIZE
+from mnistlab.data.prepare import downsample
 from mnistlab.errors import MnistlabError
+from mnistlab.features.filters import extract_features
+from mnistlab.features.pca import fit_pca, project
 from mnistlab.params import GaborParams
-
-IMAGE_SIZE = 28
 
 
 def sigma_from_bandwidth(frequency: float, bandwidth: float = 1.0) -> float:
@@ -177,111 +176,6 @@ def make_bank(
     return FilterBank(np.array(kernels), np.array(thetas), np.array(freqs), np.array(sigmas))
 
 
-def response_modulus(images: torch.Tensor, kernels: np.ndarray, stride: int = 1) -> torch.Tensor:
-    """Modulus of the complex responses of a batch of images to every filter, in one conv2d call.
-
-    Computes the correlation (as ``scipy.ndimage.correlate`` with zero padding, and as
-    ``torch.nn.functional.conv2d``) of each image with the real and the imaginary part of each
-    kernel, keeping every ``stride``-th output pixel, then ``sqrt(re**2 + im**2)``.
-
-    Parameters
-    ----------
-    images : Tensor of shape (N, H, W), float32
-    kernels : ndarray of shape (F, k, k), complex
-        ``k`` odd; outputs are centred on the input pixels (``padding = k // 2``).
-    stride : int
-        Sampling step of the output, pixels.
-
-    Returns
-    -------
-    Tensor of shape (N, F, ceil(H / stride), ceil(W / stride)), float32
-    """
-    n_filters, size = len(kernels), kernels.shape[-1]
-    weight = np.concatenate([kernels.real, kernels.imag]).astype(np.float32)[:, None]
-    out = F.conv2d(images[:, None], torch.from_numpy(weight), padding=size // 2, stride=stride)
-    return torch.hypot(out[:, :n_filters], out[:, n_filters:])
-
-
-def pooled_size(resolution: int, stride: int, pool: int) -> int:
-    """Side of the pooled maps: ``ceil(ceil(resolution / stride) / (pool / stride))`` cells."""
-    return math.ceil(math.ceil(resolution / stride) / (pool // stride))
-
-
-def extract_features(
-    images: np.ndarray, kernels: np.ndarray, stride: int, pool: int, batch_size: int = 4096
-) -> np.ndarray:
-    """Pooled Gabor response moduli for many images, in batches of ``batch_size`` images.
-
-    Parameters
-    ----------
-    images : ndarray of shape (N, H, W), float
-    kernels : ndarray of shape (F, k, k), complex
-    stride : int
-        Sampling step of the response maps, pixels; divides ``pool``.
-    pool : int
-        Side of the average-pooling window, pixels (partial windows at the border average the
-        pixels they hold).
-    batch_size : int
-        Images per conv2d call (bounds memory: about ``batch_size * 8 * F * H * W / stride**2``
-        bytes).
-
-    Returns
-    -------
-    ndarray of shape (N, F * c * c), float32
-        ``c = pooled_size(H, stride, pool)``; features ordered filter, row, column.
-    """
-    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-    window = pool // stride
-    chunks = []
-    with torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            modulus = response_modulus(x[start : start + batch_size], kernels, stride)
-            pooled = F.avg_pool2d(modulus, window, ceil_mode=True)
-            chunks.append(pooled.reshape(len(pooled), -1))
-    n_out = len(kernels) * pooled_size(images.shape[1], stride, pool) ** 2
-    return torch.cat(chunks).numpy() if chunks else np.zeros((0, n_out), np.float32)
-
-
-def fit_pca(features: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Principal component analysis by eigendecomposition of the float64 covariance matrix.
-
-    Exact and deterministic (no random projection, so no seed), and fast when there are many more
-    samples than features. Computed with torch so that it shares the thread pool of the
-    convolutions (NumPy's OpenBLAS threads would compete with torch's idle OpenMP threads). Each
-    axis's sign is fixed so that its largest-magnitude entry is positive, as
-    ``sklearn.utils.extmath.svd_flip`` does for ``sklearn.decomposition.PCA``.
-
-    Parameters
-    ----------
-    features : ndarray of shape (n_samples, n_features)
-    n_components : int
-        Number of axes kept, at most ``n_features``.
-
-    Returns
-    -------
-    mean : ndarray of shape (n_features,), float32
-    components : ndarray of shape (n_components, n_features), float32
-        Unit-norm axes by decreasing variance.
-    explained_variance : ndarray of shape (n_components,), float64
-        Variance along each axis (divisor ``n_samples - 1``).
-    """
-    x = torch.from_numpy(np.asarray(features, dtype=np.float64))
-    mean = x.mean(dim=0)
-    centred = x - mean
-    covariance = centred.T @ centred / max(len(x) - 1, 1)
-    variances, vectors = torch.linalg.eigh(covariance)  # ascending
-    variances, vectors = variances.flip(0)[:n_components], vectors.flip(1)[:, :n_components].T
-    largest = vectors.abs().argmax(dim=1)
-    vectors *= torch.sign(vectors[torch.arange(len(vectors)), largest])[:, None]
-    return mean.float().numpy(), vectors.float().numpy(), variances.clamp(min=0).numpy()
-
-
-def project(features: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
-    """``(features - mean) @ components.T``, float32 (N, k), computed with torch (see :func:`fit_pca`)."""
-    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
-    return ((x - torch.from_numpy(mean)) @ torch.from_numpy(components).T).numpy()
-
-
 def to_images(images: np.ndarray) -> np.ndarray:
     """Accept (N, 28, 28) or flattened (N, 784) images; return float32 (N, 28, 28).
 
@@ -301,13 +195,9 @@ def to_images(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32, copy=False)
 
 
-def _downsample(images: np.ndarray, resolution: int) -> np.ndarray:
-    """2x2 mean pooling to 14x14 (as the prepare stage's ``x14``) when ``resolution`` is 14."""
-    if resolution == IMAGE_SIZE:
-        return images
-    factor = IMAGE_SIZE // resolution
-    n = len(images)
-    return images.reshape(n, resolution, factor, resolution, factor).mean(axis=(2, 4))
+def _at_resolution(images: np.ndarray, resolution: int) -> np.ndarray:
+    """The (N, 28, 28) images mean-pooled to ``resolution`` pixels a side (unchanged at 28)."""
+    return images if resolution == IMAGE_SIZE else downsample(images, IMAGE_SIZE // resolution)
 
 
 class GaborFeatures(TransformerMixin, BaseEstimator):
@@ -379,7 +269,7 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
             raise MnistlabError(f"gabor.{key} = {first['input']!r}: {message}") from None
 
     def _raw_features(self, images: np.ndarray) -> np.ndarray:
-        x = _downsample(to_images(images), self.resolution)
+        x = _at_resolution(to_images(images), self.resolution)
         return extract_features(x, self.bank_.kernels, self.stride, self.pool, self.batch_size)
 
     def _standardized(self, raw: np.ndarray) -> np.ndarray:
@@ -486,8 +376,8 @@ def load_transformer(path: str | os.PathLike) -> GaborFeatures:
     return load_skops(path, GaborFeatures, "fitted GaborFeatures")
 
 
-def load_features(name: str, folder: str | os.PathLike = "data/features") -> tuple[np.ndarray, np.ndarray]:
-    """Load the features of one split written by the gabor stage (``folder/<name>.npz``).
+def load_features(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Load the features of one split written by the gabor stage (``data/features/train.npz`` ...).
 
     Returns
     -------
@@ -499,9 +389,9 @@ def load_features(name: str, folder: str | os.PathLike = "data/features") -> tup
     MnistlabError
         If the file is missing (run the gabor stage first) or does not hold ``x`` and ``y``.
     """
-    path = Path(folder) / f"{name}.npz"
+    path = Path(path)
     try:
-        with np.load(path) as data:
+        with np.load(path, allow_pickle=False) as data:
             return data["x"], data["y"]
     except FileNotFoundError:
         raise MnistlabError(f"{path}: not found; run `dvc repro gabor` first") from None

@@ -166,7 +166,9 @@ class TrainResult:
     curves: dict
 
 
-def train_model(settings: TrainSettings, train, val, curves_dir: str | os.PathLike | None = None) -> TrainResult:
+def train_model(
+    settings: TrainSettings, train, val, curves_dir: str | os.PathLike | None = None
+) -> TrainResult:
     """Train ``settings.model`` with Adam and cross-entropy; keep the weights of best validation accuracy.
 
     Parameters
@@ -201,7 +203,8 @@ def train_model(settings: TrainSettings, train, val, curves_dir: str | os.PathLi
         x_train, y_train = as_tensors(train.x, train.y, device)
         x_val, y_val = as_tensors(val.x, val.y, device)
         optimizer = make_adam(model, settings)
-        scheduler, cadence = make_scheduler(optimizer, settings, math.ceil(len(y_train) / settings.batch_size))
+        steps_per_epoch = math.ceil(len(y_train) / settings.batch_size)
+        scheduler, cadence = make_scheduler(optimizer, settings, steps_per_epoch)
         shuffle = torch.Generator().manual_seed(settings.seed)
         augment_generator = torch.Generator().manual_seed(settings.seed + 1)
         updates, train_seconds, eval_seconds = 0, 0.0, 0.0
