@@ -24,16 +24,15 @@ import time
 from pathlib import Path
 
 import pytest
+from raw_folder import assert_complete, listing, snapshot, staging_left
 
 from mnistlab.data import http as data_http
 from mnistlab.data import idx
-from mnistlab.data.checksums import file_digests
 from mnistlab.data.download import DownloadError, download
 from mnistlab.data.sources import (
     DATASETS,
     FILE_NAMES,
     SHA256SUMS,
-    SOURCE_JSON,
     TEST_IMAGES,
     TEST_LABELS,
     TRAIN_IMAGES,
@@ -105,29 +104,6 @@ def _dataset(server, *behaviours: str) -> Dataset:
     return Dataset("test-mnist", tuple(f"{server.base}/{b}/" for b in behaviours), SAMPLE_MD5)
 
 
-def _listing(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir()}
-
-
-def _snapshot(folder: Path) -> dict[str, bytes] | None:
-    """Every file under ``folder`` with its bytes (None if the folder does not exist)."""
-    if not folder.exists():
-        return None
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _staging_left(raw: Path) -> list[Path]:
-    return sorted(raw.parent.glob(f".{raw.name}-staging-*"))
-
-
-def _assert_complete(raw: Path, record: dict) -> None:
-    assert _listing(raw) == {*FILE_NAMES, SOURCE_JSON}
-    assert json.loads((raw / SOURCE_JSON).read_text()) == record
-    for name in FILE_NAMES:
-        assert record["files"][name] == {**record["files"][name], **file_digests(raw / name)}
-    assert _staging_left(raw) == []
-
-
 @pytest.fixture
 def earlier(tmp_path) -> Path:
     """A raw folder holding an earlier good download (the test part of the sample as both splits)."""
@@ -147,7 +123,7 @@ def earlier(tmp_path) -> Path:
 
 def test_dataset_download_writes_four_files_and_record(server, tmp_path):
     record = download(_dataset(server, "good"), tmp_path / "raw", **FAST)
-    _assert_complete(tmp_path / "raw", record)
+    assert_complete(tmp_path / "raw", record)
     assert record["images"] == {"train": 10_000, "test": 2_000}
     for name in FILE_NAMES:
         entry = record["files"][name]
@@ -159,7 +135,7 @@ def test_dataset_download_writes_four_files_and_record(server, tmp_path):
 @pytest.mark.parametrize("bad", ["missing", "wrong", "drop", "partial"])
 def test_failing_first_mirror_falls_back_to_second(server, tmp_path, bad):
     record = download(_dataset(server, bad, "good"), tmp_path / "raw", **FAST)
-    _assert_complete(tmp_path / "raw", record)
+    assert_complete(tmp_path / "raw", record)
     assert {e["origin"].split("/")[-2] for e in record["files"].values()} == {"good"}
 
 
@@ -170,7 +146,7 @@ def test_server_errors_are_retried_on_the_same_mirror(server, tmp_path):
 
 
 def test_every_mirror_failing_gives_one_clear_line_and_changes_nothing(server, earlier):
-    before = _snapshot(earlier)  # includes the earlier run's source.json: it still describes the files
+    before = snapshot(earlier)  # includes the earlier run's source.json: it still describes the files
     with pytest.raises(DownloadError) as caught:
         download(_dataset(server, "missing", "wrong", "partial"), earlier, **FAST)
     message = str(caught.value)
@@ -179,16 +155,16 @@ def test_every_mirror_failing_gives_one_clear_line_and_changes_nothing(server, e
     assert f"{server.base}/wrong/{TRAIN_IMAGES} -> MD5 mismatch" in message
     assert f"{server.base}/partial/{TRAIN_IMAGES} -> transfer broke off" in message
     assert "dvc exp run -S data.source=sample" in message and "data.source=/path/to/folder" in message
-    assert _snapshot(earlier) == before
-    assert _staging_left(earlier) == []
+    assert snapshot(earlier) == before
+    assert staging_left(earlier) == []
 
 
 def test_failure_on_a_later_file_keeps_nothing(server, tmp_path):
     md5 = {**SAMPLE_MD5, TEST_IMAGES: "0" * 32}
     with pytest.raises(DownloadError, match=TEST_IMAGES):
         download(Dataset("x", (f"{server.base}/good/",), md5), tmp_path / "raw", **FAST)
-    assert _snapshot(tmp_path / "raw") is None  # not even the two good files, no .part, no source.json
-    assert _listing(tmp_path) == set()  # and no staging folder
+    assert snapshot(tmp_path / "raw") is None  # not even the two good files, no .part, no source.json
+    assert listing(tmp_path) == set()  # and no staging folder
 
 
 def test_present_verified_files_are_not_fetched_again(server, tmp_path):
@@ -200,7 +176,7 @@ def test_present_verified_files_are_not_fetched_again(server, tmp_path):
     second = download(_dataset(server, "good"), raw, **FAST)
     assert server.requests == [f"/good/{TEST_LABELS}"]
     assert second["files"] == first["files"]
-    _assert_complete(raw, second)
+    assert_complete(raw, second)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux dropping SYNs to a full accept queue")
@@ -228,7 +204,7 @@ def test_unreachable_mirrors_fail_within_the_reach_budget(tmp_path):
     # 20 s timeout x 3 attempts it would take without the budget (margin for a loaded CI machine)
     assert time.monotonic() - start < 10
     assert "cannot connect" in str(caught.value) and "no answer within" in str(caught.value)
-    assert _listing(tmp_path) == set()
+    assert listing(tmp_path) == set()
 
 
 # ---------------------------------------------------------------------------------------- URL folder
@@ -238,7 +214,7 @@ def test_url_folder_is_checked_against_its_sha256sums(server, tmp_path):
     record = download(f"{server.base}/good", tmp_path / "raw", **FAST)
     assert {e["checked"] for e in record["files"].values()} == {SHA256SUMS}
     assert record["kind"] == "url"
-    _assert_complete(tmp_path / "raw", record)
+    assert_complete(tmp_path / "raw", record)
 
 
 def test_url_folder_without_sha256sums(server, tmp_path):
@@ -262,7 +238,7 @@ def test_corrupt_file_from_a_url_is_named(server, tmp_path):
     with pytest.raises(idx.IDXError) as caught:
         download(f"{server.base}/corrupt/", tmp_path / "raw", **FAST)
     assert str(caught.value).startswith(f"{server.base}/corrupt/{TRAIN_LABELS}: truncated")
-    assert _listing(tmp_path) == set()
+    assert listing(tmp_path) == set()
 
 
 def test_csv_from_a_url(server, tmp_path):
@@ -274,49 +250,49 @@ def test_csv_from_a_url(server, tmp_path):
     assert record["kind"] == "csv" and record["images"] == {"train": 80, "test": 20}
     assert record["files"][TRAIN_IMAGES]["origin"] == f"{server.base}/extra/digits.csv"
     assert record["csv"]["path"] == f"{server.base}/extra/digits.csv"
-    _assert_complete(tmp_path / "raw", record)  # the downloaded CSV stayed in the staging folder
+    assert_complete(tmp_path / "raw", record)  # the downloaded CSV stayed in the staging folder
 
 
 # ----------------------------------------------------------------------------------- all or nothing
 
 
 def test_sha256sums_mismatch_on_the_last_file_changes_nothing(server, earlier):
-    before = _snapshot(earlier)
+    before = snapshot(earlier)
     with pytest.raises(DownloadError) as caught:
         download(f"{server.base}/badsum/", earlier, **FAST)
     assert f"{server.base}/badsum/{TEST_LABELS} -> SHA256 mismatch" in str(caught.value)
-    assert _snapshot(earlier) == before
-    assert _staging_left(earlier) == []
+    assert snapshot(earlier) == before
+    assert staging_left(earlier) == []
 
 
 @pytest.mark.parametrize("kind", ["dataset", "url"])
 def test_404_on_the_third_file_changes_nothing(server, earlier, kind):
-    before = _snapshot(earlier)
+    before = snapshot(earlier)
     source = _dataset(server, "lacks3") if kind == "dataset" else f"{server.base}/lacks3/"
     server.requests.clear()
     with pytest.raises(DownloadError, match=f"lacks3/{FILE_NAMES[2]} -> HTTP 404"):
         download(source, earlier, **FAST)
     assert [r for r in server.requests if r.endswith(".gz")] == [f"/lacks3/{n}" for n in FILE_NAMES[:3]]
-    assert _snapshot(earlier) == before
-    assert _staging_left(earlier) == []
+    assert snapshot(earlier) == before
+    assert staging_left(earlier) == []
 
 
 def test_idx_defect_changes_nothing(server, earlier):
-    before = _snapshot(earlier)
+    before = snapshot(earlier)
     with pytest.raises(idx.IDXError, match=f"corrupt/{TRAIN_LABELS}: truncated"):
         download(f"{server.base}/corrupt/", earlier, **FAST)
-    assert _snapshot(earlier) == before
-    assert _staging_left(earlier) == []
+    assert snapshot(earlier) == before
+    assert staging_left(earlier) == []
 
 
 def test_a_good_download_replaces_an_earlier_one(server, earlier):
     record = download(f"{server.base}/good/", earlier, **FAST)
-    _assert_complete(earlier, record)  # the stray notes.txt is gone
+    assert_complete(earlier, record)  # the stray notes.txt is gone
     assert record["images"] == {"train": 10_000, "test": 2_000}
 
 
 def test_interrupted_download_removes_its_staging_folder(server, earlier, monkeypatch):
-    before = _snapshot(earlier)
+    before = snapshot(earlier)
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
@@ -324,8 +300,8 @@ def test_interrupted_download_removes_its_staging_folder(server, earlier, monkey
     monkeypatch.setattr(data_http, "_stream_to", interrupt)
     with pytest.raises(KeyboardInterrupt):
         download(_dataset(server, "good"), earlier, **FAST)
-    assert _snapshot(earlier) == before
-    assert _staging_left(earlier) == []
+    assert snapshot(earlier) == before
+    assert staging_left(earlier) == []
 
 
 def test_move_into_copies_across_file_systems(tmp_path, monkeypatch):
@@ -344,7 +320,7 @@ def test_move_into_copies_across_file_systems(tmp_path, monkeypatch):
     monkeypatch.setattr(data_http.os, "replace", replace)
     data_http.move_into(src, dest)
     assert dest.read_bytes() == b"new" and len(calls) == 2
-    assert _listing(tmp_path) == {"a", "b"}  # no temporary file left
+    assert listing(tmp_path) == {"a", "b"}  # no temporary file left
     calls.clear()
     data_http.move_into(src, dest)  # same bytes already there: nothing to do
     assert calls == []
@@ -365,7 +341,7 @@ def test_stage_writes_the_raw_folder(server, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == (f"data/raw: {server.base}/good/ (url), 10000 training and 2000 test images; "
                            "origins in data/raw/source.json\n")
-    _assert_complete(tmp_path / "data" / "raw", json.loads((tmp_path / "data/raw/source.json").read_text()))
+    assert_complete(tmp_path / "data" / "raw", json.loads((tmp_path / "data/raw/source.json").read_text()))
 
 
 def test_stage_fails_with_one_line_and_exit_code_2(server, tmp_path):
@@ -374,8 +350,8 @@ def test_stage_fails_with_one_line_and_exit_code_2(server, tmp_path):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: could not download ")
     assert f"{server.base}/missing/{TRAIN_IMAGES} -> HTTP 404" in done.stderr
-    assert _snapshot(tmp_path / "data" / "raw") is None
-    assert _listing(tmp_path / "data") == set()  # no staging folder either
+    assert snapshot(tmp_path / "data" / "raw") is None
+    assert listing(tmp_path / "data") == set()  # no staging folder either
 
 
 # ------------------------------------------------------------------------------------------ sources

@@ -8,20 +8,18 @@ folder behind.
 from __future__ import annotations
 
 import gzip
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from raw_folder import assert_complete, listing, snapshot, staging_left
 
 from mnistlab.data import idx
-from mnistlab.data.checksums import file_digests
 from mnistlab.data.download import download
 from mnistlab.data.sources import (
     FILE_NAMES,
     SHA256SUMS,
-    SOURCE_JSON,
     TEST_IMAGES,
     TEST_LABELS,
     TRAIN_IMAGES,
@@ -32,29 +30,6 @@ from mnistlab.errors import MnistlabError
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "data" / "sample"
 FAST = dict(timeout=5.0, retries=1, progress=False, sample_dir=SAMPLE_DIR)
-
-
-def _listing(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir()}
-
-
-def _snapshot(folder: Path) -> dict[str, bytes] | None:
-    """Every file under ``folder`` with its bytes (None if the folder does not exist)."""
-    if not folder.exists():
-        return None
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _staging_left(raw: Path) -> list[Path]:
-    return sorted(raw.parent.glob(f".{raw.name}-staging-*"))
-
-
-def _assert_complete(raw: Path, record: dict) -> None:
-    assert _listing(raw) == {*FILE_NAMES, SOURCE_JSON}
-    assert json.loads((raw / SOURCE_JSON).read_text()) == record
-    for name in FILE_NAMES:
-        assert record["files"][name] == {**record["files"][name], **file_digests(raw / name)}
-    assert _staging_left(raw) == []
 
 
 def _copy_sample(folder: Path, sums: bool = True) -> Path:
@@ -77,7 +52,7 @@ def test_sample_source(tmp_path):
     record = download("sample", tmp_path / "raw", **FAST)
     assert record["kind"] == "sample"
     assert {e["checked"] for e in record["files"].values()} == {SHA256SUMS}
-    _assert_complete(tmp_path / "raw", record)
+    assert_complete(tmp_path / "raw", record)
 
 
 def test_sample_checksum_mismatch_is_named(tmp_path):
@@ -85,7 +60,7 @@ def test_sample_checksum_mismatch_is_named(tmp_path):
     (sample / TRAIN_LABELS).write_bytes(gzip.compress(b"\0" * 20))
     with pytest.raises(MnistlabError, match=f"{sample / TRAIN_LABELS}: SHA-256 .* does not match"):
         download("sample", tmp_path / "raw", **{**FAST, "sample_dir": sample})
-    assert _snapshot(tmp_path / "raw") is None and _staging_left(tmp_path / "raw") == []
+    assert snapshot(tmp_path / "raw") is None and staging_left(tmp_path / "raw") == []
 
 
 @pytest.mark.parametrize("sums", [True, False])
@@ -94,7 +69,7 @@ def test_local_folder_and_file_url(tmp_path, sums):
     record = download(str(folder), tmp_path / "raw", **FAST)
     assert {e["checked"] for e in record["files"].values()} == {SHA256SUMS if sums else "none"}
     assert record["files"][TRAIN_IMAGES]["origin"] == str(folder / TRAIN_IMAGES)
-    _assert_complete(tmp_path / "raw", record)
+    assert_complete(tmp_path / "raw", record)
     again = download(folder.as_uri(), tmp_path / "raw2", **FAST)  # file:///.../my%20folder
     assert again["files"] == record["files"]
 
@@ -104,11 +79,11 @@ def test_sha256sums_mismatch_on_the_last_file_changes_nothing(tmp_path, earlier,
     # The issue: the first three files passed, were copied into data/raw and stayed there.
     folder = _copy_sample(tmp_path / "folder")
     (folder / TEST_LABELS).write_bytes(gzip.compress(idx.read_idx(folder / TEST_LABELS)[::-1].tobytes()))
-    before = _snapshot(earlier)
+    before = snapshot(earlier)
     with pytest.raises(MnistlabError, match=f"{folder / TEST_LABELS}: SHA-256 .* does not match"):
         download(folder.as_uri() if as_uri else str(folder), earlier, **FAST)
-    assert _snapshot(earlier) == before
-    assert _staging_left(earlier) == []
+    assert snapshot(earlier) == before
+    assert staging_left(earlier) == []
 
 
 def test_corrupt_file_in_a_source_folder_is_named(tmp_path):
@@ -118,7 +93,7 @@ def test_corrupt_file_in_a_source_folder_is_named(tmp_path):
         download(str(folder), tmp_path / "raw", **FAST)
     assert str(caught.value).startswith(f"{folder / TEST_IMAGES}: corrupt or truncated gzip")
     assert "\n" not in str(caught.value)
-    assert _snapshot(tmp_path / "raw") is None and _staging_left(tmp_path / "raw") == []
+    assert snapshot(tmp_path / "raw") is None and staging_left(tmp_path / "raw") == []
 
 
 @pytest.mark.parametrize("defect", ["truncated gzip", "count mismatch", "label out of range", "14x14"])
@@ -137,21 +112,21 @@ def test_idx_defect_in_a_source_folder_changes_nothing(tmp_path, earlier, defect
         idx.write_idx(folder / name, array)
     if defect == "truncated gzip":
         (folder / TEST_IMAGES).write_bytes((folder / TEST_IMAGES).read_bytes()[:500])
-    before = _snapshot(earlier)
+    before = snapshot(earlier)
     with pytest.raises(idx.IDXError) as caught:
         download(str(folder), earlier, **FAST)
     assert str(folder / "t10k-") in str(caught.value) and "\n" not in str(caught.value)
-    assert _snapshot(earlier) == before
-    assert _staging_left(earlier) == []
+    assert snapshot(earlier) == before
+    assert staging_left(earlier) == []
 
 
 def test_missing_file_in_a_source_folder_is_named(tmp_path, earlier):
     folder = _copy_sample(tmp_path / "folder")
     (folder / TEST_LABELS).unlink()
-    before = _snapshot(earlier)
+    before = snapshot(earlier)
     with pytest.raises(MnistlabError, match=f"{folder / TEST_LABELS}: file not found"):
         download(str(folder), earlier, **FAST)
-    assert _snapshot(earlier) == before and _staging_left(earlier) == []
+    assert snapshot(earlier) == before and staging_left(earlier) == []
 
 
 def test_uncompressed_files_in_a_folder_are_gzipped(tmp_path):
@@ -171,14 +146,14 @@ def test_uncompressed_files_in_a_folder_are_gzipped(tmp_path):
 def test_unchanged_files_are_left_in_place(tmp_path, earlier):
     inodes = {name: (earlier / name).stat().st_ino for name in FILE_NAMES}
     record = download("sample", earlier, **FAST)
-    _assert_complete(earlier, record)  # the stray file is gone
+    assert_complete(earlier, record)  # the stray file is gone
     assert {name: (earlier / name).stat().st_ino for name in FILE_NAMES} == inodes
 
 
 def test_unknown_source(tmp_path):
     with pytest.raises(MnistlabError, match="data.source = 'nosuch': no such file or folder"):
         download("nosuch", tmp_path / "raw", **FAST)
-    assert _listing(tmp_path) == set()
+    assert listing(tmp_path) == set()
 
 
 def test_raw_dir_that_is_a_file(tmp_path):

@@ -48,6 +48,10 @@ def test_strings_from_dvc_exp_run_are_cast(tmp_path):
         ({"data": {"source": "nosuch"}}, "data.source = 'nosuch'"),
         ({"prepare": {"val_size": 0}}, "prepare.val_size"),
         ({"nosection": {}}, "nosection: unknown key"),
+        ({"mlp": {"patch_size": 5}}, "mlp.patch_size = 5: expected a divisor of the image side 28"),
+        ({"mlp": {"hidden_sizes": []}}, "mlp.hidden_sizes = []"),
+        ({"prepare": {"val_size": 1.0}}, "prepare.val_size = 1.0: expected a count"),
+        ({"torch": {"models": {"patchnet": {}}}}, "torch.models.patchnet"),
     ],
 )
 def test_bad_values_name_the_key_in_one_line(tmp_path, data, fragment):
@@ -71,5 +75,5 @@ def test_missing_and_malformed_files(tmp_path):
     with pytest.raises(MnistlabError, match="file not found"):
         load_params(tmp_path / "nope.yaml")
     (tmp_path / "bad.yaml").write_text("svm: [unclosed")
-    with pytest.raises(MnistlabError, match="not valid YAML"):
+    with pytest.raises(MnistlabError, match="not valid YAML: line 1, column 15: expected"):
         load_params(tmp_path / "bad.yaml")

@@ -139,10 +139,12 @@ def test_paired_tests_and_verdicts():
     assert t["verdict"] == "no detectable difference: the difference lies in [-12.71, +12.71] points"
     [t] = paired_tests(make_runs([0.9], [0.8]), comps)
     assert t["p_value"] is None and t["verdict"] == "not tested (n = 1)"
-    # fewer updates is better; a constant non-zero difference is p = 0
+    # a constant non-zero difference (curve points every few updates make it common) has no spread
+    # for a t test: it is reported, not called significant
     updates = [{"question": "q", "a": "he", "b": "random", "quantity": "updates_to_3pct"}]
     [t] = paired_tests(make_runs([300, 300], [500, 500], "updates_to_3pct"), updates)
-    assert t["p_value"] == 0.0 and t["verdict"] == "he is better"
+    assert t["p_value"] is None and t["verdict"] == "not tested (the same difference in every run)"
+    assert t["diff"] == -200
 
 
 def test_outputs_through_the_cli(tmp_path, monkeypatch):

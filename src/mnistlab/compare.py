@@ -305,7 +305,8 @@ def comparisons_markdown(result: dict) -> str:
         f"seed {result['seed']}); b counts the images only A gets right, c those only B gets right; "
         "p is the exact McNemar test on b and c (Dietterich 1998), and Holm p adjusts it for the "
         f"{len(result['pairs'])} comparisons of this report. A verdict names a winner only when "
-        f"Holm p < {result['alpha']}.",
+        f"Holm p < {result['alpha']}. The intervals are not adjusted for the number of comparisons, so "
+        "one can exclude 0 while the verdict, which is, finds no detectable difference.",
         "",
         "| Question | A | B | Accuracy A | Accuracy B | A - B, points [95 % CI] | b / c | p | Holm p "
         "| Verdict |",

@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from mnistlab.constants import IMAGE_SIZE
 from mnistlab.data.sources import SOURCE_NAMES
 from mnistlab.errors import MnistlabError
 
@@ -226,6 +227,13 @@ class MLPParams(Section):
     max_shift: Annotated[int, Field(ge=0, le=4)] = 1  # random translation of training images, pixels
     sgd: SGDParams = SGDParams()
     adam: AdamParams = AdamParams()
+
+    @field_validator("patch_size")
+    @classmethod
+    def _patch_divides_image(cls, value: int) -> int:
+        if IMAGE_SIZE % value:
+            raise ValueError(f"expected a divisor of the image side {IMAGE_SIZE} (1, 2, 4, 7, 14 or 28)")
+        return value
 
 
 class AugmentParams(Section):

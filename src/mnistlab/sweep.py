@@ -292,7 +292,11 @@ def read_runs(repo: str = ".", revs=None, prefix=None, include_baseline=False, n
     import dvc.api
     import yaml
 
-    rows = dvc.api.exp_show(repo=repo, num=num)
+    try:
+        rows = dvc.api.exp_show(repo=repo, num=num)
+    except Exception as err:  # DVC raises many kinds (not a Git repo, not a DVC repo, bad rev, ...)
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        raise MnistlabError(f"--repo {repo}: cannot list its DVC experiments ({reason})") from None
     param_file = Path(repo) / "params.yaml"
     keys = set(flatten_params(yaml.safe_load(param_file.read_text()) or {})) if param_file.is_file() else None
     if vary:

@@ -81,15 +81,16 @@ def deskew(images: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def _part_size(size: int | float, n: int) -> int:
-    """Images in a part of ``size`` (a count, or a fraction of ``n`` rounded up as scikit-learn does)."""
-    return size if isinstance(size, int) else int(np.ceil(size * n))
+def _part_size(size: int | float, n: int, rounding) -> int:
+    """Images in a part of ``size``: a count, or a fraction of ``n`` rounded as scikit-learn does
+    (``test_size`` up, ``train_size`` down)."""
+    return size if isinstance(size, int) else int(rounding(size * n))
 
 
-def _check_stratified(size: int | float, n: int, what: str, rest: str) -> None:
+def _check_stratified(size: int | float, n: int, what: str, rest: str, rounding=np.ceil) -> None:
     """Raise :class:`MnistlabError` naming ``what`` when a stratified split of ``n`` images into a
     part of ``size`` and the ``rest`` cannot hold one image of every class in each part."""
-    part = _part_size(size, n)
+    part = _part_size(size, n, rounding)
     if part > n:
         raise MnistlabError(f"{what} = {size}: only {n} images are available")
     if part < N_CLASSES:
@@ -115,7 +116,7 @@ def stratified_subset(
     """
     if size is None or size == len(y):
         return x, y
-    _check_stratified(size, len(y), what, "the images left out")
+    _check_stratified(size, len(y), what, "the images left out", rounding=np.floor)
     try:
         x_kept, _, y_kept, _ = train_test_split(x, y, train_size=size, stratify=y, random_state=seed)
     except ValueError as err:  # e.g. a class with a single image
