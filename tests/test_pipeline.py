@@ -101,8 +101,11 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bad", ["svm.C=-1", "gabor.kernel_size=4", "prepare.val_size=1.0"])
-def test_a_bad_value_stops_before_anything_is_removed(workspace, baseline, bad):
-    root, env = workspace
+def test_a_bad_value_stops_before_anything_is_removed(workspace, baseline, bad, tmp_path):
+    # in a copy of the workspace: DVC keeps a failed run's -S values and would carry them into the
+    # experiments queued later by other tests
+    root, env = tmp_path / "repo", workspace[1]
+    shutil.copytree(workspace[0], root, symlinks=True)
     before = snapshot(root)
     result = subprocess.run(["dvc", "exp", "run", "-S", bad], cwd=root, env=env, capture_output=True,
                             text=True, timeout=300)
