@@ -33,15 +33,8 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def environment() -> dict:
-    """The environment of every git/DVC call: this interpreter first on PATH, no analytics."""
-    return dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.org",
-                GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.org",
-                DVC_NO_ANALYTICS="1", PYTHONUNBUFFERED="1",
-                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from workspace import clone_env, copy_clone  # noqa: E402  what a clone holds, kept in one place
 
 
 def run(args: list[str], cwd: Path, env: dict) -> str:
@@ -67,18 +60,14 @@ def timed(args: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
     return seconds, usage.ru_maxrss / 1024, output  # ru_maxrss is in KiB on Linux
 
 
-def scratch_clone(root: Path, env: dict) -> Path:
-    """Copy what a clone of this checkout would hold into ``root/repo`` and commit it there."""
-    repo = root / "repo"
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, listed.split("\0")):
-        if (REPO / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, repo / name)
+def scratch_clone(root: Path) -> tuple[Path, dict]:
+    """Copy what a clone of this checkout would hold into ``root/repo`` and commit it there;
+    return the copy and the environment of every git/DVC call in it."""
+    repo = copy_clone(root / "repo")
+    env = clone_env(repo)
     for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "snapshot"]):
         run(command, repo, env)
-    return repo
+    return repo, env
 
 
 def set_params(repo: Path, settings: list[str]) -> None:
@@ -123,11 +112,10 @@ def main() -> None:
     if not args.folder.is_dir():
         sys.exit(f"{args.folder}: not a folder")
 
-    env = environment()
     root = Path(tempfile.mkdtemp(prefix="mnistlab-bench-")) if args.keep is None else args.keep
     root.mkdir(parents=True, exist_ok=True)
     try:
-        repo = scratch_clone(root, env)
+        repo, env = scratch_clone(root)
         set_params(repo, [f"data.source={args.folder.resolve()}", *args.set])
         startup, _, _ = timed(["dvc", "version"], repo, env)
         total, peak = 0.0, 0.0

@@ -1,14 +1,13 @@
 """Benchmark: two queued experiments run one at a time (``dvc queue start -j 1``) and side by side (``-j 2``).
 
 In a scratch copy of the repository (see benchmarks/pipeline.py) the pipeline first runs once on
-data/sample with the small sizes of tests/test_pipeline.py (``SMALL``) and is committed, as a
-user's baseline. Then two experiments that differ only in the top-level ``seed`` (``--seeds``) are
-queued and run with ``-j 1``; they are
-removed, the run-cache is emptied (else DVC would restore the second round's stages instead of
-running them), and the same two are queued again and run with ``-j 2``. Each round is timed from
-``dvc queue start`` until ``dvc queue status`` shows nothing queued or running (polled every
-second). Stages that the seed does not change (download, prepare, ...) are skipped in both
-rounds, as in a real seed sweep.
+data/sample with the small sizes of the end-to-end tests (``SMALL``, tests/workspace.py) and is
+committed, as a user's baseline. Then two experiments that differ only in the top-level ``seed``
+(``--seeds``) are queued and run with ``-j 1``; they are removed, the run-cache is emptied (else
+DVC would restore the second round's stages instead of running them), and the same two are queued
+again and run with ``-j 2``. Each round is timed from ``dvc queue start`` until ``dvc queue
+status`` shows nothing queued or running (polled every second). Stages that the seed does not
+change (download, prepare, ...) are skipped in both rounds, as in a real seed sweep.
 
 Threads, as the README advises: the ``-j 1`` round leaves ``MNISTLAB_THREADS`` unset (every
 stage uses every core); the ``-j 2`` round sets it to ``--parallel-threads`` (default 1: one core
@@ -30,8 +29,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
-from pipeline import environment, run, scratch_clone, set_params  # noqa: E402
-from test_pipeline import SMALL  # noqa: E402  the end-to-end test's small sizes, kept in one place
+from pipeline import run, scratch_clone, set_params  # noqa: E402
+from workspace import SMALL  # noqa: E402  the end-to-end tests' small sizes, kept in one place
 
 
 def run_queue(repo: Path, env: dict, seeds: list[int], jobs: int, timeout: float = 3600) -> float:
@@ -70,11 +69,10 @@ def main() -> None:
                         help="a param of the baseline, after the small defaults (repeatable)")
     args = parser.parse_args()
 
-    env = environment()
-    env.pop("MNISTLAB_THREADS", None)
     root = Path(tempfile.mkdtemp(prefix="mnistlab-queue-"))
     try:
-        repo = scratch_clone(root, env)
+        repo, env = scratch_clone(root)
+        env.pop("MNISTLAB_THREADS", None)
         set_params(repo, [*SMALL, *args.set])
         run(["dvc", "repro"], repo, env)
         run(["git", "add", "-A"], repo, env)

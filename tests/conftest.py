@@ -1,9 +1,11 @@
-"""Shared fixtures: the real MNIST sample shipped in data/sample, and small prepared splits."""
+"""Shared fixtures: the real MNIST sample shipped in data/sample, small prepared splits, and one
+end-to-end run of the DVC pipeline on the sample in a throwaway copy of the repository."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
+from workspace import BASELINE, SMALL, Workspace, clone_env, copy_clone, run
 
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import prepare, save_splits
@@ -32,3 +34,32 @@ def prepared_dir(tmp_path_factory, sample_train, sample_test) -> Path:
                      deskew_images=True, seed=0)
     save_splits(splits, folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory) -> Workspace:
+    """The repository's files committed in a fresh Git repository, remotes set up and pushed."""
+    top = tmp_path_factory.mktemp("mnistlab")
+    root, origin, storage = copy_clone(top / "repo"), top / "origin.git", top / "storage"
+    env = clone_env(root)
+    storage.mkdir()
+    run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], top, env)
+    for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
+                    ["git", "commit", "-qm", "snapshot"],
+                    ["dvc", "remote", "add", "-d", "storage", str(storage)],
+                    ["git", "commit", "-qam", "DVC remote"],
+                    ["git", "remote", "add", "origin", str(origin)], ["git", "push", "-q", "origin", "main"]):
+        run(command, root, env)
+    assert "analytics = false" in (root / ".dvc" / "config").read_text()
+    return Workspace(root, env, origin)
+
+
+@pytest.fixture(scope="session")
+def baseline(workspace) -> str:
+    """The whole pipeline on the sample with the small sizes, as the experiment ``BASELINE``, then
+    committed; returns DVC's output. The end-to-end tests of test_pipeline and test_remote share it."""
+    root, env, _ = workspace
+    output = run(["dvc", "exp", "run", "-n", BASELINE, *(arg for s in SMALL for arg in ("-S", s))], root, env)
+    run(["git", "add", "-A"], root, env)
+    run(["git", "commit", "-qm", "baseline"], root, env)
+    return output

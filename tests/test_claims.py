@@ -5,7 +5,16 @@ import json
 import numpy as np
 import pytest
 
-from mnistlab.claims import NEEDS, ablation_rows, compare_rows, evaluate_claims, judge, robustness_rows, row
+from mnistlab.claims import (
+    NEEDS,
+    _spacing,
+    ablation_rows,
+    compare_rows,
+    evaluate_claims,
+    judge,
+    robustness_rows,
+    row,
+)
 from mnistlab.cli import main as cli_main
 from mnistlab.io import write_csv, write_json
 from mnistlab.sweep import Run
@@ -146,11 +155,18 @@ def test_claim_b_three_parts_for_sgd_and_adam(claims):
 
 def test_claims_c_and_d(claims):
     assert [v for *_, v in verdicts(claims["c"])] == ["contradicted", "supported"]  # he: Adam rougher
-    assert "(3,200 images between SGD points, 12,800 between Adam points)" in claims["c"]["notes"][0]
+    assert "3,200 images between SGD points, 12,800 between Adam points)" in claims["c"]["notes"][0]
     assert [(q, ev, v) for _, q, ev, v in verdicts(claims["d"])] == [
         ("val_loss_roughness", "seed sweep", "supported"), ("best_val_error", "seed sweep", "not supported"),
         ("final_val_error", "seed sweep", "supported"), ("accuracy", "seed sweep", "supported"),
         ("accuracy", "single run", "not supported")]  # 0.03 becomes 0.06 after Holm over the claim
+
+
+def test_points_spacing_of_a_sweep_with_log_every_images():
+    runs = [Run(f"seed-{i}", f"{i:07d}", {"seed": float(i), "mlp.log_every_images": 12800.0},
+                {("mlp_adam-he", "accuracy"): 0.98}) for i in range(2)]
+    sweep = json.loads(json.dumps(sweep_json(runs, [], [], "seed")))
+    assert _spacing(sweep) == " (every 12,800 training images, for both optimizers)"
 
 
 def test_claim_e_single_run_contradicts_and_seeds_support(claims):

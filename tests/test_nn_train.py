@@ -20,7 +20,8 @@ from mnistlab.registry import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = MLPParams(
-    hidden_sizes=[32], epochs=2, log_every=20, dropout=0.0, max_shift=0, adam=AdamParams(batch_size=64)
+    hidden_sizes=[32], epochs=2, log_every_images=1280, dropout=0.0, max_shift=0,
+    adam=AdamParams(batch_size=64),
 )
 
 
@@ -138,7 +139,7 @@ def stage_args(tmp_path, prepared_dir, mlp_params, name):
 
 
 def test_stage_writes_model_metrics_and_curves(tmp_path, prepared_dir):
-    mlp = {"hidden_sizes": [16], "epochs": 1, "log_every": 10, "adam": {"batch_size": 64}}
+    mlp = {"hidden_sizes": [16], "epochs": 1, "log_every_images": 640, "adam": {"batch_size": 64}}
     args = stage_args(tmp_path, prepared_dir, mlp, "mlp_adam-random")
     run_stage(["--optimizer", "adam", "--init", "random", *args])
     metrics = json.loads((tmp_path / "metrics/train/mlp_adam-random.json").read_text())

@@ -1,68 +1,25 @@
-"""End to end: the DVC pipeline on the repo's real sample, in a throwaway copy of the repository."""
+"""End to end: the DVC pipeline on the repo's real sample, in a throwaway copy of the repository
+(the ``workspace`` and ``baseline`` fixtures of conftest.py)."""
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from browser import check_plots_page
-
-REPO = Path(__file__).resolve().parents[1]
-# Small sizes so the whole pipeline runs in well under a minute.
-SMALL = ["data.source=sample", "prepare.val_size=300", "prepare.train_size=1500", "prepare.test_size=500",
-         "mlp.epochs=1", "torch.epochs=1", "torch.models.cnn.epochs=1", "gabor.pca_components=40",
-         "report.embedding_samples=200", "robustness.test_size=200", "compare.n_resamples=200"]
-
-
-def run(args: list[str], cwd: Path, env: dict) -> str:
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mnistlab") / "repo"
-    # exactly what a clone would hold: tracked files and untracked ones git does not ignore
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, listed.split("\0")):
-        if (REPO / name).is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, root / name)
-    env = dict(os.environ, GIT_AUTHOR_NAME="ci", GIT_AUTHOR_EMAIL="ci@example.org",
-               GIT_COMMITTER_NAME="ci", GIT_COMMITTER_EMAIL="ci@example.org", DVC_NO_ANALYTICS="1",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    for command in (["git", "init", "-q"], ["git", "config", "user.name", "ci"],
-                    ["git", "config", "user.email", "ci@example.org"], ["git", "add", "-A"],
-                    ["git", "commit", "-qm", "snapshot"]):
-        run(command, root, env)
-    assert "analytics = false" in (root / ".dvc" / "config").read_text()
-    return root, env
+from workspace import SMALL, run
 
 
 def exp_run(workspace, *settings: str) -> str:
-    root, env = workspace
+    root, env, _ = workspace
     return run(["dvc", "exp", "run", *(arg for s in settings for arg in ("-S", s))], root, env)
-
-
-@pytest.fixture(scope="module")
-def baseline(workspace) -> str:
-    """The whole pipeline on the sample with small sizes, committed; returns DVC's output."""
-    root, env = workspace
-    output = exp_run(workspace, *SMALL)
-    run(["git", "add", "-A"], root, env)
-    run(["git", "commit", "-qm", "baseline"], root, env)
-    return output
 
 
 @pytest.mark.slow
 def test_pipeline_runs_offline_on_the_sample_and_reruns_only_what_changed(workspace, baseline):
-    root, env = workspace
+    root, env, _ = workspace
     assert "Running stage 'download'" in baseline and "Running stage 'evaluate'" in baseline
     metrics = json.loads((root / "metrics" / "test.json").read_text())
     assert metrics["svm_pixels"]["accuracy"] > 0.85  # chance is 0.10
@@ -88,7 +45,7 @@ def test_pipeline_runs_offline_on_the_sample_and_reruns_only_what_changed(worksp
 def test_plots_page_draws_every_plot_offline(workspace, baseline):
     """`dvc plots show` on the pipeline's own outputs, rendered in headless Chromium: a chart for
     every plot of dvc.yaml, no "failed to load" notice, no request outside the file system."""
-    root, env = workspace
+    root, env, _ = workspace
     check_plots_page(root, run(["dvc", "plots", "show"], root, env))
 
 
@@ -104,8 +61,8 @@ def snapshot(root: Path) -> dict[str, bytes]:
 def test_a_bad_value_stops_before_anything_is_removed(workspace, baseline, bad, tmp_path):
     # in a copy of the workspace: DVC keeps a failed run's -S values and would carry them into the
     # experiments queued later by other tests
-    root, env = tmp_path / "repo", workspace[1]
-    shutil.copytree(workspace[0], root, symlinks=True)
+    root, env = tmp_path / "repo", workspace.env
+    shutil.copytree(workspace.root, root, symlinks=True)
     before = snapshot(root)
     result = subprocess.run(["dvc", "exp", "run", "-S", bad], cwd=root, env=env, capture_output=True,
                             text=True, timeout=300)
@@ -120,7 +77,7 @@ def test_a_bad_value_stops_before_anything_is_removed(workspace, baseline, bad, 
 @pytest.mark.slow
 def test_queued_sweep_runs_both_experiments(workspace, baseline):
     """The README's sweep: queue two values of svm.C, run the queue two at a time, compare."""
-    root, env = workspace
+    root, env, _ = workspace
     # start from the committed baseline: earlier tests leave an applied experiment in the workspace
     run(["git", "checkout", "--", "."], root, env)
     run(["dvc", "checkout", "--force"], root, env)

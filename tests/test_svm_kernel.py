@@ -35,3 +35,17 @@ def test_other_kernels_use_libsvm():
     x, y = data(300, 3, 0)
     np.testing.assert_array_equal(BlasSVC(kernel="linear").fit(x, y).decision_function(x),
                                   SVC(kernel="linear").fit(x, y).decision_function(x))
+
+
+def test_predict_matches_libsvm_on_overlapping_classes_with_any_labels():
+    """Noisy classes give close votes (ties go to the lower class, as in libsvm); labels are
+    mapped back through ``classes_``."""
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 5, 1200)
+    x = rng.random((1200, 8)) + 0.15 * y[:, None] * (np.arange(8) % 5 == 0)
+    labels = np.array(list("vwxyz"))[y]
+    test = rng.random((3000, 8)) + 0.1
+    libsvm, blas = SVC(C=1, gamma=2.0).fit(x, labels), BlasSVC(C=1, gamma=2.0).fit(x, labels)
+    expected = libsvm.predict(test)
+    assert len(set(expected)) > 1
+    np.testing.assert_array_equal(blas.predict(test), expected)

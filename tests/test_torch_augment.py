@@ -10,7 +10,7 @@ from mnistlab.torch_models.augment import (
     homographies,
     perspective_matrices,
     rotation_matrices,
-    translation_matrices,
+    shift_images,
 )
 
 
@@ -70,12 +70,20 @@ def test_perspective_probability_zero_is_identity():
 
 
 def test_whole_pixel_shifts_are_exact_and_fill_with_zeros():
-    x = torch.rand(1, 1, 28, 28)
-    aug = Augmenter(0, 0.0, 0.0, max_shift=2)
-    aug.matrices = lambda n, generator, size: translation_matrices(torch.tensor([[2.0, -1.0]]), *size)
+    x = torch.rand(2, 3, 28, 28)
     expected = torch.zeros_like(x)
-    expected[..., :27, 2:] = x[..., 1:, :26]  # content moves 2 right and 1 up
-    torch.testing.assert_close(aug(x, torch.Generator()), expected, atol=1e-5, rtol=0)
+    expected[0, :, :27, 2:] = x[0, :, 1:, :26]  # content moves 2 right and 1 up
+    expected[1, :, 2:, :] = x[1, :, :26, :]  # 2 down
+    assert torch.equal(shift_images(x, torch.tensor([[2, -1], [0, 2]]), 2), expected)
+
+
+def test_shift_only_augmentation_matches_the_sampling_grid_of_its_draws():
+    """The indexing fast path gives what the general path (grid_sample) gives for the same draws."""
+    x = torch.rand(64, 1, 28, 28)
+    aug = Augmenter(0, 0.0, 0.0, max_shift=2)
+    fast = aug(x, torch.Generator().manual_seed(3))
+    grid = aug.warp(x, aug.matrices(64, torch.Generator().manual_seed(3)))
+    torch.testing.assert_close(fast, grid, atol=1e-5, rtol=0)
 
 
 def test_random_shifts_stay_within_max_shift():

@@ -73,7 +73,7 @@ def run_stage(tmp_path, prepared_dir, model: str) -> None:
 
 
 def test_stage_writes_model_metrics_and_twin_curves(prepared_dir, tmp_path):
-    params = {"mlp": {"hidden_sizes": [32], "log_every": 10, "epochs": 1,
+    params = {"mlp": {"hidden_sizes": [32], "log_every_images": 640, "epochs": 1,
                       "adam": {"lr": 0.005, "batch_size": 64}},
               "torch": {"device": "cpu"}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))

@@ -253,13 +253,13 @@ CLAIMS = {  # key: (title, the claim as quoted, what a reader needs to weigh the
     "a": ("Gabor features vs raw pixels (SVM)", "Gabor features improve SVM accuracy over raw pixels.", ""),
     "b": ("He vs naive random initialisation", "He initialisation converges faster, gives a smoother loss "
           "curve and consistently outperforms naive random initialisation.",
-          "Updates to an error are counted at the logged points (every `mlp.log_every` updates); a model "
-          "that never gets there, when the other does, is counted at its last update."),
+          "Updates to an error are counted at the logged points{spacing}; a model that never gets "
+          "there, when the other does, is counted at its last update."),
     "c": ("Adam vs SGD", "Adam gives a smooth, stable descent.",
-          "Roughness is the mean absolute second difference of the validation loss over its logged points, "
-          "`mlp.log_every` updates apart; Adam and SGD use different batch sizes, so their points cover "
-          "different numbers of images{spacing}, and a curve sampled more densely has smaller second "
-          "differences for the same trend."),
+          "Roughness is the mean absolute second difference of the validation loss over its logged "
+          "points{spacing}; a curve sampled more densely has smaller second differences for the same "
+          "trend, so it compares fairly only when both curves are sampled at the same numbers of "
+          "images."),
     "d": ("The NumPy network vs its PyTorch twin", "The PyTorch version trains more stably and reaches a "
           "lower validation error than the NumPy version of the same network.", ""),
     "e": ("CNN, feed-forward network, logistic regression",
@@ -277,12 +277,17 @@ CLAIMS = {  # key: (title, the claim as quoted, what a reader needs to weigh the
 
 
 def _spacing(seeds: dict | None) -> str:
-    """`` (N images between SGD points, M between Adam points)`` from a sweep's params, else ``""``."""
+    """How far apart the logged points are, from a sweep's params: ``mlp.log_every_images``, or
+    the ``mlp.log_every`` updates of sweeps made before it (so a different number of images for
+    SGD and Adam); ``""`` when the params do not say."""
     p = seeds["experiments"][0]["params"] if seeds and seeds.get("experiments") else {}
+    images = _number(p.get("mlp.log_every_images"))
+    if images:
+        return f" (every {images:,.0f} training images, for both optimizers)"
     every, sgd, adam = (_number(p.get(f"mlp.{k}")) for k in ("log_every", "sgd.batch_size",
                                                              "adam.batch_size"))
-    return f" ({every * sgd:,.0f} images between SGD points, {every * adam:,.0f} between Adam points)" if (
-        every and sgd and adam) else ""
+    return (f" (every `mlp.log_every` = {every:,.0f} updates: {every * sgd:,.0f} images between SGD "
+            f"points, {every * adam:,.0f} between Adam points)") if every and sgd and adam else ""
 
 
 # -- writer and command ------------------------------------------------------------------------------

@@ -223,10 +223,16 @@ class MLPParams(Section):
     lr_decay: Annotated[float, Field(gt=0, le=1)] = 0.8
     lr_decay_every: PositiveInt = 5  # epochs
     random_std: PositiveFloat = 0.01  # std of the naive "random" initialiser
-    log_every: PositiveInt = 100  # updates
+    log_every_images: PositiveInt = 12800  # training images between curve points, any batch size
     max_shift: Annotated[int, Field(ge=0, le=4)] = 1  # random translation of training images, pixels
     sgd: SGDParams = SGDParams()
     adam: AdamParams = AdamParams()
+
+    def updates_between_points(self, batch_size: int) -> int:
+        """``log_every_images`` in updates of ``batch_size`` images (rounded, at least 1): the
+        curves of both optimizers, and of the PyTorch twins, get their points at the same numbers
+        of training images."""
+        return max(1, round(self.log_every_images / batch_size))
 
     @field_validator("patch_size")
     @classmethod

@@ -17,9 +17,15 @@ calibrated probabilities are unchanged; only the speed differs.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from itertools import repeat
+
 import numpy as np
+import scipy.sparse as sp
 from sklearn.svm import SVC
 from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_info
 
 #: Test images per batch: the kernel block is batch x n_support_vectors float64 (2048 x 20,000 is
 #: 330 MB at most).
@@ -52,28 +58,51 @@ def rbf_ovo_decision(x: np.ndarray, support_vectors: np.ndarray, n_support: np.n
     sv_norms = np.einsum("ij,ij->i", sv, sv)
     bounds = np.concatenate([[0], np.cumsum(n_support)])
     n_classes = len(n_support)
+    # per class k, its support vectors' coefficients in each of its pairs: (n_k, n_classes - 1)
+    coefs = [np.ascontiguousarray(dual_coef[:, bounds[k] : bounds[k + 1]].T) for k in range(n_classes)]
     out = np.empty((len(x), n_classes * (n_classes - 1) // 2))
-    for start in range(0, len(x), BATCH):
-        block = x[start : start + BATCH]
-        sq = np.einsum("ij,ij->i", block, block)[:, None] + sv_norms[None, :] - 2.0 * (block @ sv.T)
-        kernel = np.exp(-gamma * np.maximum(sq, 0.0))
-        pair = 0
-        for i in range(n_classes):
-            rows_i = slice(bounds[i], bounds[i + 1])
-            for j in range(i + 1, n_classes):
-                rows_j = slice(bounds[j], bounds[j + 1])
-                out[start : start + BATCH, pair] = (kernel[:, rows_i] @ dual_coef[j - 1, rows_i]
-                                                    + kernel[:, rows_j] @ dual_coef[i, rows_j]
-                                                    + intercept[pair])
-                pair += 1
+    threads = _blas_threads()
+    with ThreadPoolExecutor(threads) as pool:
+        for start in range(0, len(x), BATCH):
+            block = x[start : start + BATCH]
+            kernel = block @ sv.T
+            norms = np.einsum("ij,ij->i", block, block)
+            # NumPy's element-wise loops use one core (without the GIL): rows split over the threads
+            step = -(-len(block) // threads)
+            rows = [slice(i, i + step) for i in range(0, len(block), step)]
+            list(pool.map(_rbf_in_place, [kernel[r] for r in rows], [norms[r] for r in rows],
+                          repeat(sv_norms), repeat(gamma)))
+            # partial[k][:, m]: the sum over class k's support vectors, coefficients of its m-th pair
+            partial = [kernel[:, bounds[k] : bounds[k + 1]] @ coefs[k] for k in range(n_classes)]
+            decision = out[start : start + BATCH]
+            pair = 0
+            for i in range(n_classes):
+                for j in range(i + 1, n_classes):
+                    decision[:, pair] = partial[i][:, j - 1] + partial[j][:, i] + intercept[pair]
+                    pair += 1
     return out
+
+
+def _rbf_in_place(products: np.ndarray, x_norms: np.ndarray, sv_norms: np.ndarray, gamma: float) -> None:
+    """``x.s`` -> ``exp(-gamma * max(|x|^2 + |s|^2 - 2 x.s, 0))``, in place."""
+    products *= -2.0
+    products += x_norms[:, None]
+    products += sv_norms[None, :]
+    np.maximum(products, 0.0, out=products)
+    products *= -gamma
+    np.exp(products, out=products)
+
+
+def _blas_threads() -> int:
+    """The number of threads BLAS may use now (``MNISTLAB_THREADS`` in a stage)."""
+    return max((info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"), default=1)
 
 
 class BlasSVC(SVC):
     """scikit-learn's ``SVC``, fitted by libsvm as usual, whose RBF decision function (and so
-    ``decision_function`` and the calibrated probabilities built on it) is computed by
+    ``decision_function``, ``predict`` and the calibrated probabilities built on them) is computed by
     :func:`rbf_ovo_decision`, batched with BLAS on every thread it may use. Other kernels, sparse
-    input and ``predict`` go through libsvm unchanged."""
+    input and ``break_ties`` go through libsvm unchanged."""
 
     def _dense_decision_function(self, X):
         if self.kernel != "rbf":
@@ -81,3 +110,16 @@ class BlasSVC(SVC):
         X = check_array(X, dtype=np.float64, order="C")
         return rbf_ovo_decision(X, self.support_vectors_, self._n_support, self._dual_coef_,
                                 self._intercept_, self._gamma)
+
+    def predict(self, X):
+        """Class labels by libsvm's one-vs-one vote: each pair (i, j) votes i when its decision
+        value is positive, else j; the most votes win, ties to the lower class index (as libsvm's
+        ``svm_predict``)."""
+        if self.kernel != "rbf" or self.break_ties or sp.issparse(X):
+            return super().predict(X)
+        check_is_fitted(self)
+        decision = self._dense_decision_function(X)
+        first, second = np.triu_indices(len(self.classes_), k=1)  # pairs in libsvm's order
+        winners = np.where(decision > 0, first, second)
+        votes = np.stack([(winners == k).sum(axis=1) for k in range(len(self.classes_))], axis=1)
+        return self.classes_[votes.argmax(axis=1)]

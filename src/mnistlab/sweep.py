@@ -19,8 +19,8 @@ and these curve quantities, read from the DVCLive curves
   validation error is at most 5 %, 3 %, 2 % (missing when the run never gets there);
 - ``val_loss_roughness``: the mean absolute second difference of the validation loss,
   ``mean_t |L[t+1] - 2 L[t] + L[t-1]|`` over the logged points (nats; the points are
-  ``log_every`` updates apart): 0 for a straight line, large for a jagged curve. It is the
-  absolute-value form of the second-difference roughness penalty of Whittaker (1923) and
+  ``mlp.log_every_images`` training images apart): 0 for a straight line, large for a jagged
+  curve. It is the absolute-value form of the second-difference roughness penalty of Whittaker (1923) and
   Hodrick & Prescott (1997);
 - ``best_val_error``, ``final_val_error``: the lowest and the last validation error (fractions);
 - ``train_val_gap``: training accuracy minus validation accuracy at the last point (fractions;

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from mnistlab.constants import IMAGE_SIZE
 from mnistlab.curves import CurveLogger, DivergenceError, check_finite
@@ -75,9 +76,8 @@ def random_shift(batch: np.ndarray, max_shift: int, rng: np.random.Generator) ->
     padded = np.zeros((n, size + 2 * max_shift, size + 2 * max_shift), dtype=batch.dtype)
     padded[:, max_shift:-max_shift, max_shift:-max_shift] = batch.reshape(n, size, size)
     dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
-    rows = (dy[:, None] + np.arange(size))[:, :, None]
-    cols = (dx[:, None] + np.arange(size))[:, None, :]
-    return padded[np.arange(n)[:, None, None], rows, cols].reshape(batch.shape)
+    windows = sliding_window_view(padded, (size, size), axis=(1, 2))  # (n, 2s+1, 2s+1, size, size) view
+    return windows[np.arange(n), dy, dx].reshape(batch.shape)
 
 
 def train_one_epoch(
@@ -301,7 +301,7 @@ def train_mlp(
             rng=shuffle_rng,
             lr_decay=params.lr_decay,
             lr_decay_every=params.lr_decay_every,
-            log_every=params.log_every,
+            log_every=params.updates_between_points(batch_size),
             curves=curves,
             lr_name=f"mlp.{optimizer}.lr",
             max_shift=params.max_shift,

@@ -70,6 +70,30 @@ def translation_matrices(shifts: Tensor, height: int, width: int) -> Tensor:
     return matrices
 
 
+def shift_images(images: Tensor, shifts: Tensor, max_shift: int) -> Tensor:
+    """Translate each image's content by whole pixels, filling with zeros (black background).
+
+    Parameters
+    ----------
+    images : Tensor of shape (N, C, H, W)
+    shifts : Tensor of shape (N, 2), integer, same device
+        (dx, dy) in pixels, right and down, each in ``-max_shift..max_shift``.
+    max_shift : int
+        The largest shift, pixels (the width of the zero padding).
+
+    Returns
+    -------
+    Tensor of the shape, dtype and device of ``images``
+    """
+    n, channels, height, width = images.shape
+    padded = F.pad(images, (max_shift,) * 4)
+    rows = max_shift - shifts[:, 1, None] + torch.arange(height, device=images.device)  # (N, H)
+    cols = max_shift - shifts[:, 0, None] + torch.arange(width, device=images.device)  # (N, W)
+    flat = rows[:, :, None] * (width + 2 * max_shift) + cols[:, None, :]  # (N, H, W) into padded
+    flat = flat.reshape(n, 1, height * width).expand(n, channels, height * width)
+    return padded.reshape(n, channels, -1).gather(2, flat).reshape(n, channels, height, width)
+
+
 def homographies(src: Tensor, dst: Tensor) -> Tensor:
     """Projective maps sending four points ``src[i]`` to ``dst[i]`` (direct linear transform).
 
@@ -214,9 +238,24 @@ class Augmenter:
         if self.is_identity:
             return images
         n, _, height, width = images.shape
-        matrices = self.matrices(n, generator, (height, width)).to(images.device)
+        if self.rotation_degrees == 0 and not (self.perspective_distortion > 0 and self.perspective_p > 0):
+            # whole-pixel shifts only: the same draws as matrices(), moved by indexing (exact,
+            # as the bilinear grid is at pixel centres, and several times faster than grid_sample)
+            shifts = torch.randint(-self.max_shift, self.max_shift + 1, (n, 2), generator=generator)
+            return shift_images(images, shifts.to(images.device), self.max_shift)
+        return self.warp(images, self.matrices(n, generator, (height, width)).to(images.device))
+
+    def warp(self, images: Tensor, matrices: Tensor) -> Tensor:
+        """Sample each image through its matrix: bilinear, zero padding, clamped to [0, 1].
+
+        Parameters
+        ----------
+        images : Tensor of shape (N, C, H, W), float32
+        matrices : Tensor of shape (N, 3, 3), float32, on the device of ``images``
+            Sampling matrices (output pixel -> input point) in normalised coordinates.
+        """
+        n, _, height, width = images.shape
         points = self._base_grid(height, width, images.device) @ matrices.transpose(1, 2)  # (N, H*W, 3)
-        grid = points[..., :2] / points[..., 2:]
-        grid = grid.reshape(n, height, width, 2)
+        grid = (points[..., :2] / points[..., 2:]).reshape(n, height, width, 2)
         warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         return warped.clamp_(0.0, 1.0)

@@ -8,7 +8,7 @@ Two kinds of PyTorch model (see :data:`mnistlab.registry.MODELS`):
   ``mlp.*`` only: sizes from ``mlp.hidden_sizes``, ``mlp.patch_size``, ``mlp.embed_channels``,
   ``mlp.dropout``; ``mlp.epochs``, ``mlp.adam.*``, the step schedule ``mlp.lr_decay`` every
   ``mlp.lr_decay_every`` epochs, ``mlp.weight_decay``, raw [0, 1] pixels, random shifts of up to
-  ``mlp.max_shift`` pixels, a curve point every ``mlp.log_every`` updates.
+  ``mlp.max_shift`` pixels, a curve point every ``mlp.log_every_images`` training images.
 
 Both take the top-level ``seed`` and ``torch.device``.
 """
@@ -122,7 +122,8 @@ def settings_from_params(params, name: str) -> TrainSettings:
             batch_size=mp.adam.batch_size, lr=mp.adam.lr, schedule="step", lr_decay=mp.lr_decay,
             lr_decay_every=mp.lr_decay_every, weight_decay=mp.weight_decay, betas=tuple(mp.adam.betas),
             eps=mp.adam.eps, normalize=False, augment=Augmenter(0.0, 0.0, 0.0, max_shift=mp.max_shift),
-            log_every=mp.log_every, lr_param="mlp.adam.lr", seed=params.seed, device=params.torch.device,
+            log_every=mp.updates_between_points(mp.adam.batch_size), lr_param="mlp.adam.lr",
+            seed=params.seed, device=params.torch.device,
         )
     tp = params.torch
     override = tp.models.get(model.variant)
