@@ -8,7 +8,8 @@ One definition of each curve, whatever library trained the model (step = number 
 - ``val/loss``, ``val/accuracy``, ``val/error``: on the whole validation split, in evaluation mode.
 
 A point is written every ``log_every`` updates (and after the last update), or once per epoch,
-as the caller decides. :class:`CurveLogger` writes the points with DVCLive
+as the caller decides (the NumPy nets and their twins: every ``mlp.log_every_images`` training
+images, in updates of their batch size). :class:`CurveLogger` writes the points with DVCLive
 (``Live(folder, dvcyaml=False)``: ``<folder>/plots/metrics/<name>.tsv``), and
 :func:`check_finite` is the one divergence check: it names the update, the value and the
 learning-rate parameter to lower.
