@@ -299,7 +299,7 @@ class TorchParams(Section):
     # one entry per PyTorch model of the registry that is not a twin (a missing one: no overrides)
     models: dict[TorchVariant, TorchModelParams] = {
         "logreg": TorchModelParams(augment=False), "fnn": TorchModelParams(),
-        "cnn": TorchModelParams(batch_size=128),
+        "cnn": TorchModelParams(epochs=10, batch_size=128),
     }
 
 
