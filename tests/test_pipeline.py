@@ -78,6 +78,7 @@ def test_queued_sweep_runs_both_experiments_and_only_what_changed(workspace, bas
         time.sleep(3)
     rows = [line.split() for line in status.splitlines() if "Success" in line or "Failed" in line]
     logs = {row[1]: run(["dvc", "queue", "logs", row[0]], root, env) for row in rows}  # name: log
+    assert len(logs) == 2, status
     if "Failed" in status:
         tails = "\n".join(log[-3000:] for log in logs.values())
         pytest.fail(f"a queued experiment failed:\n{status}\n{tails}")

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Small sizes of the sample pipeline, so one run of every stage takes about a minute.
+# Small sizes of the sample pipeline: one run of every stage takes two to three minutes here.
 SMALL = ["data.source=sample", "prepare.val_size=300", "prepare.train_size=1500", "prepare.test_size=500",
          "mlp.epochs=1", "torch.epochs=1", "torch.models.cnn.epochs=1", "gabor.pca_components=40",
          "report.embedding_samples=200", "robustness.test_size=200", "compare.n_resamples=200"]

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.svm import SVC
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
@@ -115,10 +114,10 @@ class BlasSVC(SVC):
         """Class labels by libsvm's one-vs-one vote: each pair (i, j) votes i when its decision
         value is positive, else j; the most votes win, ties to the lower class index (as libsvm's
         ``svm_predict``)."""
-        if self.kernel != "rbf" or self.break_ties or sp.issparse(X):
-            return super().predict(X)
         check_is_fitted(self)
-        decision = self._dense_decision_function(X)
+        if self.kernel != "rbf" or self.break_ties or self._sparse:
+            return super().predict(X)
+        decision = self._dense_decision_function(self._validate_for_predict(X))
         first, second = np.triu_indices(len(self.classes_), k=1)  # pairs in libsvm's order
         winners = np.where(decision > 0, first, second)
         votes = np.stack([(winners == k).sum(axis=1) for k in range(len(self.classes_))], axis=1)

@@ -5,8 +5,10 @@ Random rotation and random perspective, as torchvision's ``RandomRotation(degree
 ``max_shift``, ``mnistlab.nn.train.random_shift``) are all projective maps of the plane, so one 3x3
 matrix per image composes them and a single batched ``affine_grid``-style sampling grid plus
 ``torch.nn.functional.grid_sample`` warps the whole minibatch in one call (bilinear, zero
-padding = black background). Matrices act on normalised coordinates in [-1, 1]
-(``align_corners=False``) and map each *output* pixel to the point it samples in the input.
+padding = black background). When only the shifts are on, :func:`shift_images` moves the pixels
+by indexing instead (the same draws and result, several times faster). Matrices act on
+normalised coordinates in [-1, 1] (``align_corners=False``) and map each *output* pixel to the
+point it samples in the input.
 
 Only training batches are augmented; normalisation with MNIST's mean and std is part of the
 model (:class:`mnistlab.torch_models.models.Normalize`) so that it applies everywhere.
