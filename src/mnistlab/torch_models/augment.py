@@ -191,8 +191,20 @@ class Augmenter:
     @property
     def is_identity(self) -> bool:
         """True when no transform is switched on."""
-        perspective = self.perspective_distortion > 0 and self.perspective_p > 0
-        return not self.enabled or (self.rotation_degrees == 0 and not perspective and self.max_shift == 0)
+        return not self.enabled or (self._shifts_only and self.max_shift == 0)
+
+    @property
+    def _perspective_on(self) -> bool:
+        return self.perspective_distortion > 0 and self.perspective_p > 0
+
+    @property
+    def _shifts_only(self) -> bool:
+        """No rotation and no perspective: whole-pixel shifts at most."""
+        return self.rotation_degrees == 0 and not self._perspective_on
+
+    def _shifts(self, n: int, generator: torch.Generator) -> Tensor:
+        """Random (dx, dy) whole-pixel shifts (n, 2), int64, each in ``-max_shift..max_shift``."""
+        return torch.randint(-self.max_shift, self.max_shift + 1, (n, 2), generator=generator)
 
     def matrices(self, n: int, generator: torch.Generator, size: tuple[int, int] = (28, 28)) -> Tensor:
         """Random sampling matrices (n, 3, 3), float32 on the CPU, for images of ``size`` (H, W).
@@ -202,12 +214,11 @@ class Augmenter:
         """
         matrices = torch.eye(3).repeat(n, 1, 1)
         if self.max_shift > 0:
-            shifts = torch.randint(-self.max_shift, self.max_shift + 1, (n, 2), generator=generator)
-            matrices = translation_matrices(shifts.float(), *size)
+            matrices = translation_matrices(self._shifts(n, generator).float(), *size)
         if self.rotation_degrees > 0:
             angles = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(self.rotation_degrees)
             matrices = rotation_matrices(angles) @ matrices
-        if self.perspective_distortion > 0 and self.perspective_p > 0:
+        if self._perspective_on:
             perspective = perspective_matrices(n, self.perspective_distortion, self.perspective_p, generator)
             matrices = perspective @ matrices
         return matrices
@@ -240,11 +251,10 @@ class Augmenter:
         if self.is_identity:
             return images
         n, _, height, width = images.shape
-        if self.rotation_degrees == 0 and not (self.perspective_distortion > 0 and self.perspective_p > 0):
-            # whole-pixel shifts only: the same draws as matrices(), moved by indexing (exact,
-            # as the bilinear grid is at pixel centres, and several times faster than grid_sample)
-            shifts = torch.randint(-self.max_shift, self.max_shift + 1, (n, 2), generator=generator)
-            return shift_images(images, shifts.to(images.device), self.max_shift)
+        if self._shifts_only:
+            # the same draws as matrices(), moved by indexing: the result of the bilinear grid,
+            # which is at pixel centres, several times faster than grid_sample
+            return shift_images(images, self._shifts(n, generator).to(images.device), self.max_shift)
         return self.warp(images, self.matrices(n, generator, (height, width)).to(images.device))
 
     def warp(self, images: Tensor, matrices: Tensor) -> Tensor:
