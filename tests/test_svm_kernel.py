@@ -1,10 +1,12 @@
-"""The BLAS decision function of the RBF SVM equals libsvm's, for many and for two classes."""
+"""BlasSVC equals libsvm's SVC: the pairs fitted in parallel give the same numbers, and the BLAS
+decision function the same values, for many and for two classes."""
 
 import numpy as np
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.svm import SVC
+from threadpoolctl import threadpool_limits
 
 from mnistlab.svm_kernel import BATCH, BlasSVC
 
@@ -54,3 +56,25 @@ def test_predict_matches_libsvm_on_overlapping_classes_with_any_labels():
     top = np.sort(np.stack([(winners == k).sum(axis=1) for k in range(5)], axis=1), axis=1)
     assert np.any(top[:, -1] == top[:, -2])  # some images have tied votes
     np.testing.assert_array_equal(blas.predict(test), expected)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("weights", ["none", "sample", "class"])
+def test_fit_on_threads_gives_libsvms_numbers(threads, weights):
+    """Pairs fitted one by one on threads: the same support vectors, coefficients, intercepts and
+    iteration counts as libsvm's own multi-class training, to the last bit."""
+    x, y = data(1200, 4, 3)
+    x[:, :3] += 0.3 * np.random.default_rng(4).standard_normal((1200, 3))  # overlapping classes
+    y = np.array([7, 2, 9, 5])[y]  # labels neither sorted by appearance nor 0..n-1
+    kwargs = {"class_weight": {2: 3.0, 9: 0.5}} if weights == "class" else {}
+    fit_kwargs = {"sample_weight": np.linspace(0.5, 2.0, len(y))} if weights == "sample" else {}
+    libsvm = SVC(C=2, gamma="scale", **kwargs).fit(x, y, **fit_kwargs)
+    with threadpool_limits(threads, user_api="blas"):
+        blas = BlasSVC(C=2, gamma="scale", **kwargs).fit(x, y, **fit_kwargs)
+    for name in ("support_", "support_vectors_", "n_support_", "dual_coef_", "_dual_coef_",
+                 "intercept_", "_intercept_", "n_iter_", "fit_status_", "classes_"):
+        expected, got = getattr(libsvm, name), getattr(blas, name)
+        assert np.asarray(got).dtype == np.asarray(expected).dtype, name
+        np.testing.assert_array_equal(got, expected, err_msg=name)
+    assert len(np.unique(libsvm.support_)) < len(y)  # not every sample is a support vector
+    assert np.count_nonzero(libsvm._dual_coef_ == 0) > 0  # some support vectors sit out some pairs

@@ -1,27 +1,37 @@
-"""The RBF SVM's decision function computed with matrix products (BLAS), for fast prediction.
+"""An RBF SVM fitted on every core and evaluated with matrix products (BLAS).
 
-libsvm evaluates a trained kernel SVM one test image and one support vector at a time, on one
-core: at 60,000 training images (tens of thousands of support vectors) it classifies a few
-hundred images per second. The same numbers come from three dense steps, batched over images:
+libsvm trains a multi-class SVM as one binary SVM per pair of classes (one-vs-one), one pair after
+another on one core, and evaluates it one test image and one support vector at a time: at 60,000
+training images (tens of thousands of support vectors) the fit takes minutes and prediction a few
+hundred images per second. :class:`BlasSVC` gives the same model faster:
 
-1. squared distances ``|x|^2 + |s|^2 - 2 x.s`` to every support vector (one matrix product);
-2. the RBF kernel ``K = exp(-gamma * d^2)``;
-3. for each pair of classes (i, j), ``sum_{s in SV_i} a_{j-1,s} K(x, s) + sum_{s in SV_j} a_{i,s}
-   K(x, s) + b_ij``, the one-vs-one decision value of libsvm (Chang and Lin 2011, "LIBSVM: a
-   library for support vector machines", ACM TIST 2(3), section 7; the layout of
-   ``SVC.dual_coef_`` in the scikit-learn user guide, "Multi-class classification").
+- **fit**: the ``n_classes * (n_classes - 1) / 2`` binary problems are handed to libsvm one by
+  one, on as many threads as BLAS may use (libsvm runs without the GIL), and their support
+  vectors and coefficients are assembled in libsvm's multi-class layout. Each binary problem is
+  the one libsvm's multi-class training builds (the two classes' samples in their original
+  order, the first class labelled +1; Chang and Lin 2011, "LIBSVM: a library for support vector
+  machines", ACM TIST 2(3), section 7), so the fitted numbers are bit-identical (the tests compare
+  them with ``SVC``); only the wall time differs.
+- **decision function**, in three dense steps batched over images:
 
-In float64 they equal libsvm's values to rounding (the tests check 1e-9), so predictions and
-calibrated probabilities are unchanged; only the speed differs.
+  1. squared distances ``|x|^2 + |s|^2 - 2 x.s`` to every support vector (one matrix product);
+  2. the RBF kernel ``K = exp(-gamma * d^2)``;
+  3. for each pair of classes (i, j), ``sum_{s in SV_i} a_{j-1,s} K(x, s) + sum_{s in SV_j}
+     a_{i,s} K(x, s) + b_ij``, the one-vs-one decision value of libsvm (ibid.; the layout of
+     ``SVC.dual_coef_`` in the scikit-learn user guide, "Multi-class classification").
+
+  In float64 these equal libsvm's values to rounding (the tests check 1e-9), so predictions and
+  calibrated probabilities are unchanged.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from itertools import repeat
+from itertools import combinations, repeat
 
 import numpy as np
 from sklearn.svm import SVC
+from sklearn.svm import _libsvm as libsvm
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_info
@@ -82,6 +92,65 @@ def rbf_ovo_decision(x: np.ndarray, support_vectors: np.ndarray, n_support: np.n
     return out
 
 
+def fit_ovo_pairs(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, class_weight: np.ndarray,
+                  options: dict, threads: int) -> tuple:
+    """Fit a multi-class C-SVM as libsvm does, one binary problem per pair of classes, on threads.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, n_features), float64, C order
+    y : ndarray of shape (n_samples,), float64
+        Class indices 0 .. n_classes - 1.
+    sample_weight : ndarray of shape (n_samples,) or (0,), float64
+    class_weight : ndarray of shape (n_classes,), float64
+        Multiplies ``C`` per class (``SVC.class_weight_``).
+    options : dict
+        The other keyword arguments of ``sklearn.svm._libsvm.fit`` (kernel, C, gamma, tol, ...).
+    threads : int
+        Binary problems fitted at once; each holds its own kernel cache of ``cache_size`` MB.
+
+    Returns
+    -------
+    tuple
+        ``support`` (n_SV,) int32, ``support_vectors`` (n_SV, n_features) float64, ``n_support``
+        (n_classes,) int32, ``dual_coef`` (n_classes - 1, n_SV) float64, ``intercept`` (n_pairs,)
+        float64, ``fit_status`` int and ``n_iter`` (n_pairs,) int32: what ``_libsvm.fit`` returns
+        for the multi-class problem (without probability estimates), in its layout.
+    """
+    n_classes = int(y.max()) + 1
+    members = [np.flatnonzero(y == k) for k in range(n_classes)]
+    pairs = list(combinations(range(n_classes), 2))
+
+    def fit_pair(pair):
+        i, j = pair
+        rows = np.concatenate([members[i], members[j]])
+        fitted = libsvm.fit(x[rows], (y[rows] == j).astype(np.float64),
+                            sample_weight=sample_weight[rows] if sample_weight.size else sample_weight,
+                            class_weight=class_weight[[i, j]], probability=False, **options)
+        support, _, n_sv, coef, intercept, _, _, status, n_iter = fitted
+        return rows[support], int(n_sv[0]), coef[0], intercept[0], status, n_iter[0]
+
+    with ThreadPoolExecutor(threads) as pool:
+        fits = list(pool.map(fit_pair, pairs))
+    # a class's support vectors: those of any of its pairs, in training order (libsvm's grouping)
+    per_class = [set() for _ in range(n_classes)]
+    for (i, j), (rows, n_first, *_) in zip(pairs, fits, strict=True):
+        per_class[i].update(rows[:n_first].tolist())
+        per_class[j].update(rows[n_first:].tolist())
+    per_class = [np.array(sorted(rows), dtype=np.int64) for rows in per_class]
+    support = np.concatenate(per_class)
+    position = np.empty(len(y), dtype=np.int64)
+    position[support] = np.arange(len(support))
+    dual_coef = np.zeros((n_classes - 1, len(support)))
+    for (i, j), (rows, n_first, coef, *_) in zip(pairs, fits, strict=True):
+        dual_coef[j - 1, position[rows[:n_first]]] = coef[:n_first]
+        dual_coef[i, position[rows[n_first:]]] = coef[n_first:]
+    intercept = np.array([fit[3] for fit in fits], dtype=np.float64)
+    n_iter = np.array([fit[5] for fit in fits], dtype=np.int32)
+    return (support.astype(np.int32), x[support], np.array([len(c) for c in per_class], dtype=np.int32),
+            dual_coef, intercept, max(fit[4] for fit in fits), n_iter)
+
+
 def _rbf_in_place(products: np.ndarray, x_norms: np.ndarray, sv_norms: np.ndarray, gamma: float) -> None:
     """``x.s`` -> ``exp(-gamma * max(|x|^2 + |s|^2 - 2 x.s, 0))``, in place."""
     products *= -2.0
@@ -98,10 +167,27 @@ def _blas_threads() -> int:
 
 
 class BlasSVC(SVC):
-    """scikit-learn's ``SVC``, fitted by libsvm as usual, whose RBF decision function (and so
-    ``decision_function``, ``predict`` and the calibrated probabilities built on them) is computed by
-    :func:`rbf_ovo_decision`, batched with BLAS on every thread it may use. Other kernels, sparse
-    input and ``break_ties`` go through libsvm unchanged."""
+    """scikit-learn's ``SVC`` whose one-vs-one binary problems are fitted by libsvm in parallel
+    (:func:`fit_ovo_pairs`) and whose RBF decision function (and so ``decision_function``,
+    ``predict`` and the calibrated probabilities built on them) is computed by
+    :func:`rbf_ovo_decision`, batched with BLAS, on every thread BLAS may use
+    (``MNISTLAB_THREADS`` in a stage). Two classes, a precomputed or callable kernel,
+    ``probability=True``, sparse input and ``break_ties`` go through libsvm unchanged."""
+
+    def _dense_fit(self, X, y, sample_weight, solver_type, kernel, random_seed):
+        if (len(self.classes_) < 3 or self._impl != "c_svc" or kernel == "precomputed"
+                or callable(self.kernel) or self._effective_probability):
+            return super()._dense_fit(X, y, sample_weight, solver_type, kernel, random_seed)
+        options = dict(svm_type=solver_type, kernel=kernel, C=self.C, nu=self.nu, degree=self.degree,
+                       shrinking=self.shrinking, tol=self.tol, cache_size=self.cache_size,
+                       coef0=self.coef0, gamma=self._gamma, epsilon=self.epsilon,
+                       max_iter=self.max_iter, random_seed=random_seed)
+        libsvm.set_verbosity_wrap(self.verbose)
+        (self.support_, self.support_vectors_, self._n_support, self.dual_coef_, self.intercept_,
+         self.fit_status_, self._num_iter) = fit_ovo_pairs(X, y, sample_weight, self.class_weight_,
+                                                           options, _blas_threads())
+        self._probA = self._probB = np.empty(0)
+        self._warn_from_fit_status()
 
     def _dense_decision_function(self, X):
         if self.kernel != "rbf":
