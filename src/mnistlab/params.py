@@ -217,7 +217,7 @@ class MLPParams(Section):
     embedding: bool = False
     patch_size: PositiveInt = 4
     embed_channels: PositiveInt = 8
-    epochs: PositiveInt = 10
+    epochs: PositiveInt = 15
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
     lr_decay: Annotated[float, Field(gt=0, le=1)] = 0.8
