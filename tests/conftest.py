@@ -1,6 +1,12 @@
 """Shared fixtures: the real MNIST sample shipped in data/sample, small prepared splits, and one
-end-to-end run of the DVC pipeline on the sample in a throwaway copy of the repository."""
+end-to-end run of the DVC pipeline on the sample in a throwaway copy of the repository.
 
+That run (``baseline``) takes about two minutes, mostly in starting Python processes, one core
+at a time: it starts in the background with the session's first test when any selected test
+needs it, the other tests run beside it, and the tests that need it run last and wait for it.
+"""
+
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +60,41 @@ def workspace(tmp_path_factory) -> Workspace:
     return Workspace(root, env, origin)
 
 
+def pytest_collection_modifyitems(items):
+    """The end-to-end tests (those using ``baseline``) last, in their collected order."""
+    items.sort(key=lambda item: "baseline" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def baseline_process(request):
+    """The ``baseline`` run, started with the first test when a selected test needs it (else None):
+    the ``dvc exp run`` process and the file that collects its output."""
+    if not any("baseline" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        yield None
+        return
+    root, env, _ = request.getfixturevalue("workspace")
+    with open(root.parent / "baseline.log", "w+") as log:
+        command = ["dvc", "exp", "run", "-n", BASELINE, *(arg for s in SMALL for arg in ("-S", s))]
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   text=True)
+        try:
+            yield process, log
+        finally:
+            if process.poll() is None:  # the session ended early (-x, Ctrl-C)
+                process.kill()
+                process.wait()
+
+
 @pytest.fixture(scope="session")
-def baseline(workspace) -> str:
+def baseline(workspace, baseline_process) -> str:
     """The whole pipeline on the sample with the small sizes, as the experiment ``BASELINE``, then
     committed; returns DVC's output. The end-to-end tests of test_pipeline and test_remote share it."""
     root, env, _ = workspace
-    output = run(["dvc", "exp", "run", "-n", BASELINE, *(arg for s in SMALL for arg in ("-S", s))], root, env)
+    process, log = baseline_process
+    process.wait(timeout=900)
+    log.seek(0)
+    output = log.read()
+    assert process.returncode == 0, f"dvc exp run of the baseline failed:\n{output}"
     run(["git", "add", "-A"], root, env)
     run(["git", "commit", "-qm", "baseline"], root, env)
     return output
