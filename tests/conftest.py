@@ -6,6 +6,8 @@ at a time: it starts in the background with the session's first test when any se
 needs it, the other tests run beside it, and the tests that need it run last and wait for it.
 """
 
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -68,30 +70,47 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session", autouse=True)
 def baseline_process(request):
     """The ``baseline`` run, started with the first test when a selected test needs it (else None):
-    the ``dvc exp run`` process and the file that collects its output."""
+    the ``dvc exp run`` process and the file that collects its output, or the exception that
+    setting it up raised (``baseline`` raises it, so only the end-to-end tests fail with it)."""
     if not any("baseline" in getattr(item, "fixturenames", ()) for item in request.session.items):
         yield None
         return
-    root, env, _ = request.getfixturevalue("workspace")
-    with open(root.parent / "baseline.log", "w+") as log:
+    try:
+        root, env, _ = request.getfixturevalue("workspace")
+        log = open(root.parent / "baseline.log", "w+")  # noqa: SIM115  closed below
         command = ["dvc", "exp", "run", "-n", BASELINE, *(arg for s in SMALL for arg in ("-S", s))]
+        # its own process group: stopping it also stops the stage DVC is running
         process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   text=True)
-        try:
-            yield process, log
-        finally:
-            if process.poll() is None:  # the session ended early (-x, Ctrl-C)
-                process.kill()
+                                   text=True, start_new_session=True)
+    except Exception as error:  # noqa: BLE001  re-raised by the baseline fixture
+        yield error
+        return
+    try:
+        yield process, log
+    finally:
+        if process.poll() is None:  # the session ended early (-x, a timeout, Ctrl-C)
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        log.close()
 
 
 @pytest.fixture(scope="session")
 def baseline(workspace, baseline_process) -> str:
     """The whole pipeline on the sample with the small sizes, as the experiment ``BASELINE``, then
     committed; returns DVC's output. The end-to-end tests of test_pipeline and test_remote share it."""
+    if isinstance(baseline_process, Exception):
+        raise baseline_process
     root, env, _ = workspace
     process, log = baseline_process
-    process.wait(timeout=900)
+    try:
+        process.wait(timeout=900)
+    except subprocess.TimeoutExpired:
+        log.seek(0)
+        pytest.fail(f"dvc exp run of the baseline still running after 900 s:\n{log.read()[-5000:]}")
     log.seek(0)
     output = log.read()
     assert process.returncode == 0, f"dvc exp run of the baseline failed:\n{output}"

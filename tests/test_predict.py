@@ -156,7 +156,6 @@ def test_huge_png_is_shrunk_on_read_with_bounded_memory(tmp_path):
     """10000 x 10000 (100 megapixels, over Pillow's default warning limit): read silently, shrunk to
     MAX_SIDE, with peak memory near the 100 MB of the decoded image (before: 1.7 GB)."""
     path = tmp_path / "huge.png"
-    start = time.perf_counter()
     write_grey_png(path, 10_000, 10_000, (2_000, 4_500, 8_000, 5_500))  # a 6000 x 1000 bar: a "1"
     script = (
         "import re, sys\n"
@@ -169,12 +168,10 @@ def test_huge_png_is_shrunk_on_read_with_bounded_memory(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
                             check=True)
-    seconds = time.perf_counter() - start
     assert result.stderr == ""  # no DecompressionBombWarning or other Pillow text
     assert result.stdout.startswith("(1, 28, 28) [None] ")
     peak_mib = int(result.stdout.split()[-1])
     assert peak_mib < 400, f"peak memory {peak_mib} MiB"
-    assert seconds < 5, f"{seconds:.1f} s"
 
 
 def test_huge_png_through_the_command(svm_model, tmp_path, capsys):

@@ -105,9 +105,11 @@ def fit_ovo_pairs(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, class
     class_weight : ndarray of shape (n_classes,), float64
         Multiplies ``C`` per class (``SVC.class_weight_``).
     options : dict
-        The other keyword arguments of ``sklearn.svm._libsvm.fit`` (kernel, C, gamma, tol, ...).
+        The other keyword arguments of ``sklearn.svm._libsvm.fit`` (kernel, C, gamma, tol, ...);
+        ``random_seed`` is set to -1 (libsvm then leaves its global generator alone, which C-SVC
+        without probabilities does not use) and ``cache_size`` (MB) is shared by the threads.
     threads : int
-        Binary problems fitted at once; each holds its own kernel cache of ``cache_size`` MB.
+        Binary problems fitted at once.
 
     Returns
     -------
@@ -116,7 +118,14 @@ def fit_ovo_pairs(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, class
         (n_classes,) int32, ``dual_coef`` (n_classes - 1, n_SV) float64, ``intercept`` (n_pairs,)
         float64, ``fit_status`` int and ``n_iter`` (n_pairs,) int32: what ``_libsvm.fit`` returns
         for the multi-class problem (without probability estimates), in its layout.
+
+    Notes
+    -----
+    Every sample weight must be positive: libsvm drops the others from each problem, and the
+    indices it returns would no longer be rows of ``x`` (:class:`BlasSVC` leaves such fits to
+    libsvm).
     """
+    options = dict(options, random_seed=-1, cache_size=options.get("cache_size", 200.0) / threads)
     n_classes = int(y.max()) + 1
     members = [np.flatnonzero(y == k) for k in range(n_classes)]
     pairs = list(combinations(range(n_classes), 2))
@@ -141,7 +150,10 @@ def fit_ovo_pairs(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, class
     support = np.concatenate(per_class)
     position = np.empty(len(y), dtype=np.int64)
     position[support] = np.arange(len(support))
+    bounds = np.concatenate([[0], np.cumsum([len(c) for c in per_class])])
     dual_coef = np.zeros((n_classes - 1, len(support)))
+    for i, j in pairs:  # libsvm's zero for the second class of a pair is alpha * -1 = -0.0
+        dual_coef[i, bounds[j] : bounds[j + 1]] = -0.0
     for (i, j), (rows, n_first, coef, *_) in zip(pairs, fits, strict=True):
         dual_coef[j - 1, position[rows[:n_first]]] = coef[:n_first]
         dual_coef[i, position[rows[n_first:]]] = coef[n_first:]
@@ -172,11 +184,13 @@ class BlasSVC(SVC):
     ``predict`` and the calibrated probabilities built on them) is computed by
     :func:`rbf_ovo_decision`, batched with BLAS, on every thread BLAS may use
     (``MNISTLAB_THREADS`` in a stage). Two classes, a precomputed or callable kernel,
-    ``probability=True``, sparse input and ``break_ties`` go through libsvm unchanged."""
+    ``probability=True``, a sample weight <= 0, sparse input and ``break_ties`` go through libsvm
+    unchanged."""
 
     def _dense_fit(self, X, y, sample_weight, solver_type, kernel, random_seed):
         if (len(self.classes_) < 3 or self._impl != "c_svc" or kernel == "precomputed"
-                or callable(self.kernel) or self._effective_probability):
+                or callable(self.kernel) or self._effective_probability
+                or (sample_weight.size and sample_weight.min() <= 0)):
             return super()._dense_fit(X, y, sample_weight, solver_type, kernel, random_seed)
         options = dict(svm_type=solver_type, kernel=kernel, C=self.C, nu=self.nu, degree=self.degree,
                        shrinking=self.shrinking, tol=self.tol, cache_size=self.cache_size,
