@@ -1,21 +1,27 @@
-"""Benchmark: fitting the exact RBF SVM, libsvm's multi-class ``SVC`` against ``BlasSVC``.
+"""Benchmark: the exact RBF SVM, libsvm's multi-class ``SVC`` against ``BlasSVC``.
 
 ``BlasSVC`` hands libsvm the same one-vs-one binary problems that ``SVC`` solves one after
-another, on every BLAS thread (``MNISTLAB_THREADS`` limits them), and assembles the same model.
-This script fits both on the pixel SVM's input (the first ``--train-size`` training images of an
-MNIST-layout folder, scaled to [0, 1], deskewed, mean-pooled to 14x14; ``svm.C`` and ``svm.gamma``
-of params.yaml), times each fit, and checks that the support vectors, dual coefficients and
-intercepts are bit-identical. Prints::
+another, on every BLAS thread (``MNISTLAB_THREADS`` limits them), and assembles the same model;
+it predicts with batched matrix products. This script fits both on the pixel SVM's input (the
+first ``--train-size`` training images of an MNIST-layout folder, scaled to [0, 1], deskewed when
+``prepare.deskew``, mean-pooled to ``svm.resolution``; ``svm.C`` and ``svm.gamma`` of
+params.yaml), times each fit and each prediction of the folder's test images, and checks that the
+fitted arrays are equal (values exactly; a zero coefficient may differ in sign) and so are the
+predicted labels. Prints::
 
     n_train: N
     n_support_vectors: S
     libsvm_fit_seconds: A
     blas_fit_seconds: B
-    speedup: A/B
-    identical: true|false
+    fit_speedup: A/B
+    equal_fit: true|false
+    n_test: M
+    libsvm_predict_seconds: C
+    blas_predict_seconds: D
+    same_predictions: true|false
 
 Usage: python benchmarks/svm_fit.py [FOLDER] [--train-size N]
-  e.g. python benchmarks/svm_fit.py /usr/share/datasets/fashion-mnist --train-size 54000
+  e.g. python benchmarks/svm_fit.py /usr/share/datasets/fashion-mnist
 FOLDER defaults to ../shared/data/mnist-subset.
 """
 
@@ -29,15 +35,31 @@ import numpy as np
 from sklearn.svm import SVC
 
 from mnistlab.data.idx import read_pair
-from mnistlab.data.prepare import deskew, downsample, scale
+from mnistlab.data.prepare import deskew, scale
 from mnistlab.params import load_params
 from mnistlab.runtime import limit_threads
-from mnistlab.svm import resolve_gamma
+from mnistlab.svm import PixelFeatures, resolve_gamma
 from mnistlab.svm_kernel import BlasSVC
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO.parent / "shared" / "data" / "mnist-subset"
-FITTED = ("support_", "_n_support", "_dual_coef_", "_intercept_", "n_iter_")
+FITTED = ("support_", "support_vectors_", "_n_support", "_dual_coef_", "_intercept_", "n_iter_",
+          "fit_status_")
+
+
+def pixels(folder: Path, part: str, size: int | None, deskewed: bool, resolution: int):
+    """Feature vectors (float64) and labels of the first ``size`` images of ``part`` (train, t10k)."""
+    images, labels = read_pair(folder / f"{part}-images-idx3-ubyte.gz",
+                               folder / f"{part}-labels-idx1-ubyte.gz")
+    images = scale(images[:size])
+    images = deskew(images) if deskewed else images
+    return PixelFeatures(resolution).transform(images).astype(np.float64), labels[:size]
+
+
+def timed(function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - start
 
 
 def main() -> None:
@@ -46,24 +68,25 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=None, help="first N training images (default: all)")
     args = parser.parse_args()
     limit_threads()
-    images, labels = read_pair(args.folder / "train-images-idx3-ubyte.gz",
-                               args.folder / "train-labels-idx1-ubyte.gz")
-    images, labels = images[: args.train_size], labels[: args.train_size]
-    x = downsample(deskew(scale(images))).reshape(len(images), -1).astype(np.float64)
-    svm = load_params(REPO / "params.yaml").svm
-    gamma = resolve_gamma(svm.gamma, x)
-    fitted, seconds = {}, {}
-    for name, model in (("libsvm", SVC(C=svm.C, gamma=gamma)), ("blas", BlasSVC(C=svm.C, gamma=gamma))):
-        start = time.perf_counter()
-        fitted[name] = model.fit(x, labels)
-        seconds[name] = time.perf_counter() - start
-    identical = all(np.array_equal(getattr(fitted["libsvm"], a), getattr(fitted["blas"], a)) for a in FITTED)
-    print(f"n_train: {len(labels)}")
-    print(f"n_support_vectors: {len(fitted['libsvm'].support_)}")
-    print(f"libsvm_fit_seconds: {seconds['libsvm']:.1f}")
-    print(f"blas_fit_seconds: {seconds['blas']:.1f}")
-    print(f"speedup: {seconds['libsvm'] / seconds['blas']:.2f}")
-    print(f"identical: {str(identical).lower()}")
+    params = load_params(REPO / "params.yaml")
+    x, y = pixels(args.folder, "train", args.train_size, params.prepare.deskew, params.svm.resolution)
+    test_x, _ = pixels(args.folder, "t10k", None, params.prepare.deskew, params.svm.resolution)
+    gamma = resolve_gamma(params.svm.gamma, x)
+    libsvm, libsvm_fit = timed(SVC(C=params.svm.C, gamma=gamma).fit, x, y)
+    blas, blas_fit = timed(BlasSVC(C=params.svm.C, gamma=gamma).fit, x, y)
+    equal = all(np.array_equal(getattr(libsvm, a), getattr(blas, a)) for a in FITTED)
+    libsvm_labels, libsvm_predict = timed(SVC.predict, libsvm, test_x)
+    blas_labels, blas_predict = timed(blas.predict, test_x)
+    print(f"n_train: {len(y)}")
+    print(f"n_support_vectors: {len(libsvm.support_)}")
+    print(f"libsvm_fit_seconds: {libsvm_fit:.1f}")
+    print(f"blas_fit_seconds: {blas_fit:.1f}")
+    print(f"fit_speedup: {libsvm_fit / blas_fit:.2f}")
+    print(f"equal_fit: {str(equal).lower()}")
+    print(f"n_test: {len(test_x)}")
+    print(f"libsvm_predict_seconds: {libsvm_predict:.1f}")
+    print(f"blas_predict_seconds: {blas_predict:.1f}")
+    print(f"same_predictions: {str(bool(np.array_equal(libsvm_labels, blas_labels))).lower()}")
 
 
 if __name__ == "__main__":
