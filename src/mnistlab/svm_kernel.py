@@ -106,9 +106,10 @@ def fit_ovo_pairs(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, class
     class_weight : ndarray of shape (n_classes,), float64
         Multiplies ``C`` per class (``SVC.class_weight_``).
     options : dict
-        The other keyword arguments of ``sklearn.svm._libsvm.fit`` (kernel, C, gamma, tol, ...);
-        ``random_seed`` is set to -1 (libsvm then leaves its global generator alone, which C-SVC
-        without probabilities does not use) and ``cache_size`` (MB) is shared by the threads.
+        The other keyword arguments of ``sklearn.svm._libsvm.fit`` (kernel, C, gamma, tol,
+        cache_size, ...) but ``random_seed``, which is -1 here (libsvm then leaves its global
+        generator alone, which C-SVC without probabilities does not use); ``cache_size`` (MB) is
+        shared by the threads.
     threads : int
         Binary problems fitted at once.
 
@@ -127,7 +128,7 @@ def fit_ovo_pairs(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, class
     libsvm). A coefficient that is zero (a support vector that sits out a pair) is +0.0 here,
     where libsvm's multi-class training may leave -0.0: equal values, which change no sum.
     """
-    options = dict(options, random_seed=-1, cache_size=options.get("cache_size", 200.0) / threads)
+    options = dict(options, random_seed=-1, cache_size=options["cache_size"] / threads)
     n_classes = int(y.max()) + 1
     members = [np.flatnonzero(y == k) for k in range(n_classes)]
     pairs = list(combinations(range(n_classes), 2))
@@ -194,7 +195,7 @@ class BlasSVC(SVC):
         options = dict(svm_type=solver_type, kernel=kernel, C=self.C, nu=self.nu, degree=self.degree,
                        shrinking=self.shrinking, tol=self.tol, cache_size=self.cache_size,
                        coef0=self.coef0, gamma=self._gamma, epsilon=self.epsilon,
-                       max_iter=self.max_iter, random_seed=random_seed)
+                       max_iter=self.max_iter)
         libsvm.set_verbosity_wrap(self.verbose)
         (self.support_, self.support_vectors_, self._n_support, self.dual_coef_, self.intercept_,
          self.fit_status_, self._num_iter) = fit_ovo_pairs(X, y, sample_weight, self.class_weight_,
