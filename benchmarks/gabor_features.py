@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from mnistlab.constants import IMAGE_SIZE
+from mnistlab.core.constants import IMAGE_SIZE
+from mnistlab.core.params import load_params
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import downsample, scale
 from mnistlab.features.gabor import GaborFeatures
-from mnistlab.params import load_params
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO.parent / "shared" / "data" / "mnist-subset"

@@ -3,7 +3,7 @@
 Trains a 784-512-10 ReLU MLP for one epoch with Adam, float32, the same batch size, on the same
 data (the prepared training split; synthetic digits-shaped noise when it is missing), once with
 the NumPy loop (``mnistlab.nn.train.train_one_epoch``) and once with the library's PyTorch loop
-(``mnistlab.torch_models.train.train_one_epoch``), alternating the two for ``--repeats`` rounds,
+(``mnistlab.models.torch_models.train.train_one_epoch``), alternating the two for ``--repeats`` rounds,
 and prints the medians::
 
     numpy_seconds: a
@@ -29,16 +29,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnistlab.curves import CurveLogger, check_finite
+from mnistlab.core.curves import CurveLogger, check_finite
+from mnistlab.core.params import load_params
 from mnistlab.data.prepare import load_split
+from mnistlab.models.torch_models import train as torch_train
+from mnistlab.models.torch_models.models import build_model
+from mnistlab.models.torch_models.train import shuffled_batches
 from mnistlab.nn import train as nn_train
 from mnistlab.nn.losses import SoftmaxCrossEntropy
 from mnistlab.nn.model import build_mlp
 from mnistlab.nn.optim import Adam
-from mnistlab.params import load_params
-from mnistlab.torch_models import train as torch_train
-from mnistlab.torch_models.models import build_model
-from mnistlab.torch_models.train import shuffled_batches
 
 
 def load_data(folder: str) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +68,7 @@ def numpy_epoch(x: np.ndarray, y: np.ndarray, batch_size: int, lr: float, seed: 
 
 
 def torch_epoch(x: np.ndarray, y: np.ndarray, batch_size: int, lr: float, seed: int) -> float:
-    """Seconds for one epoch of the library's PyTorch loop (:func:`mnistlab.torch_models.train.
+    """Seconds for one epoch of the library's PyTorch loop (:func:`mnistlab.models.torch_models.train.
     train_one_epoch`, with the curve window of ``train_model``) on ``nn.Sequential`` of the same shape."""
     torch.manual_seed(seed)
     model = build_model("mlp", {"hidden_sizes": [512], "dropout": 0.0}, normalize=False)

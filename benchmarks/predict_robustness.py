@@ -3,7 +3,7 @@
 For ``--n`` test digits (seeded choice among the test images of ../shared/data/mnist-subset, or of
 data/sample when that is absent), render each as a ``--size`` x ``--size`` dark-on-light picture
 (bicubic upscaling of the 28x28 image, inverted, 8-bit grey), run predict's preprocessing
-(:func:`mnistlab.predict.to_mnist`, then deskewing as ``predict`` does by default) and the model,
+(:func:`mnistlab.cli.predict.to_mnist`, then deskewing as ``predict`` does by default) and the model,
 and compare with the labels and with the model's predictions on the 28x28 images as the prepare
 stage makes them. Goal for the CNN: accuracy >= 0.95 at 200 px.
 
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mnistlab.cli.predict import default_deskew, to_mnist
+from mnistlab.core.registry import load_model
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import deskew, scale
-from mnistlab.predict import default_deskew, to_mnist
-from mnistlab.registry import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = [REPO.parent / "shared" / "data" / "mnist-subset", REPO / "data" / "sample"]

@@ -1,8 +1,8 @@
 """Benchmark: the robustness stage's corruption and preprocessing cost, without trained models.
 
 On the 2,000 test digits of data/sample (or ``--folder``), times every default corruption of
-:data:`mnistlab.corruptions.DEFAULT_CORRUPTIONS` (each severity in one batched call), deskewing of
-all corrupted copies, and :func:`mnistlab.robustness.evaluate_robustness` end to end with a
+:data:`mnistlab.evaluation.corruptions.DEFAULT_CORRUPTIONS` (each severity in one batched call), deskewing of
+all corrupted copies, and :func:`mnistlab.evaluation.robustness.evaluate_robustness` end to end with a
 trivial predictor (uniform probabilities), so what remains of the stage's time is the models'
 own ``predict_proba``.
 
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.corruptions import DEFAULT_CORRUPTIONS, corrupt
 from mnistlab.data.prepare import deskew
-from mnistlab.robustness import conditions, evaluate_robustness, load_test_subset
+from mnistlab.evaluation.corruptions import DEFAULT_CORRUPTIONS, corrupt
+from mnistlab.evaluation.robustness import conditions, evaluate_robustness, load_test_subset
 
 REPO = Path(__file__).resolve().parents[1]
 

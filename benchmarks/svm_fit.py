@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.svm import SVC
 
+from mnistlab.core.params import load_params
+from mnistlab.core.runtime import limit_threads
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import deskew, scale
-from mnistlab.params import load_params
-from mnistlab.runtime import limit_threads
-from mnistlab.svm import PixelFeatures, resolve_gamma
-from mnistlab.svm_kernel import BlasSVC
+from mnistlab.models.svm import PixelFeatures, resolve_gamma
+from mnistlab.models.svm_kernel import BlasSVC
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO.parent / "shared" / "data" / "mnist-subset"

@@ -32,10 +32,10 @@ import numpy as np
 TRAIN = r"""
 import json, sys
 import numpy as np
-from mnistlab.runtime import limit_threads
+from mnistlab.core.runtime import limit_threads
 limit_threads()
 from mnistlab.data.prepare import load_split
-from mnistlab.params import load_params
+from mnistlab.core.params import load_params
 name, data, out, cnn_epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 params = load_params("params.yaml")
 train, val = load_split(f"{data}/train.npz"), load_split(f"{data}/val.npz")
@@ -46,8 +46,8 @@ if name.startswith("mlp_"):
     arrays = {f"{i}.{k}": v for i, layer in enumerate(model.layers) for k, v in layer.params.items()}
 else:
     import dataclasses
-    from mnistlab.torch_models.settings import settings_from_params
-    from mnistlab.torch_models.train import train_model
+    from mnistlab.models.torch_models.settings import settings_from_params
+    from mnistlab.models.torch_models.train import train_model
     settings = settings_from_params(params, name)
     if name == "torch_cnn":
         settings = dataclasses.replace(settings, epochs=cnn_epochs)

@@ -1,6 +1,6 @@
 """Training speed of the PyTorch models, with and without augmentation (images per second).
 
-Times the training loop of :func:`mnistlab.torch_models.train.train_model` (shuffle, augment,
+Times the training loop of :func:`mnistlab.models.torch_models.train.train_model` (shuffle, augment,
 forward, backward, Adam step) on synthetic 28x28 images, so it needs no prepared data; the speed
 does not depend on the pixel values. Prints ``name: value`` lines. Run from the repository root:
 
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from mnistlab.data.prepare import Split
-from mnistlab.torch_models.augment import Augmenter
-from mnistlab.torch_models.models import MODEL_NAMES, architecture
-from mnistlab.torch_models.train import TrainSettings, train_model
+from mnistlab.models.torch_models.augment import Augmenter
+from mnistlab.models.torch_models.models import MODEL_NAMES, architecture
+from mnistlab.models.torch_models.train import TrainSettings, train_model
 
 
 def synthetic_split(n: int, seed: int = 0) -> Split:

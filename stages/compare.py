@@ -10,17 +10,17 @@ import zipfile
 
 import numpy as np
 
-from mnistlab.compare import (
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import write_json
+from mnistlab.core.params import load_params
+from mnistlab.core.runtime import stage
+from mnistlab.evidence.compare import (
     compare_models,
     metrics_summary,
     plot_forest,
     write_compare_rows,
     write_comparisons_md,
 )
-from mnistlab.errors import MnistlabError
-from mnistlab.io import write_json
-from mnistlab.params import load_params
-from mnistlab.runtime import stage
 
 
 def read_npz(path: str, what: str) -> dict[str, np.ndarray]:

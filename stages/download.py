@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 
+from mnistlab.core.params import load_params
+from mnistlab.core.runtime import stage
 from mnistlab.data.download import download
-from mnistlab.params import load_params
-from mnistlab.runtime import stage
 
 
 @stage

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.calibration import reliability_bins
+from mnistlab.core.io import save_npz, write_csv, write_json
+from mnistlab.core.runtime import stage
 from mnistlab.data.prepare import load_split
-from mnistlab.evaluate import confusion_rows, evaluate_all, per_class
-from mnistlab.io import save_npz, write_csv, write_json
-from mnistlab.runtime import stage
+from mnistlab.evaluation.calibration import reliability_bins
+from mnistlab.evaluation.evaluate import confusion_rows, evaluate_all, per_class
 
 
 @stage

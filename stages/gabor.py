@@ -16,12 +16,12 @@ import argparse
 import time
 from pathlib import Path
 
+from mnistlab.core.io import save_npz
+from mnistlab.core.params import load_params
+from mnistlab.core.runtime import stage
 from mnistlab.data.prepare import load_split
 from mnistlab.features.gabor import GaborFeatures, save_transformer
-from mnistlab.io import save_npz
-from mnistlab.params import load_params
-from mnistlab.plots import plot_filter_bank
-from mnistlab.runtime import stage
+from mnistlab.reporting.plots import plot_filter_bank
 
 #: File name of the fitted transformer in the ``--out`` folder.
 TRANSFORMER = "gabor.skops"

@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mnistlab.core.io import write_csv
+from mnistlab.core.params import load_params
+from mnistlab.core.runtime import stage
+from mnistlab.core.sources import STANDARD_FILES
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import label_counts, prepare, save_splits
-from mnistlab.data.sources import STANDARD_FILES
-from mnistlab.io import write_csv
-from mnistlab.params import load_params
-from mnistlab.runtime import stage
 
 
 @stage

@@ -7,8 +7,8 @@ one skips what needs it, with a note). Writes:
 - ``--leaderboard``: one row per model, best first (accuracy with its Wilson 95 % interval, error
   rate, calibration, robustness, size, training and prediction speed);
 - ``--svm-gain``: per-digit test accuracy of svm_pixels and svm_gabor and the gain;
-- ``--images``: the figures of :data:`mnistlab.report.FIGURES` and
-  :data:`mnistlab.representations.FIGURES`; those of a missing model are skipped with a note.
+- ``--images``: the figures of :data:`mnistlab.reporting.report.FIGURES` and
+  :data:`mnistlab.reporting.representations.FIGURES`; those of a missing model are skipped with a note.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab.core.params import load_params
+from mnistlab.core.registry import MODELS, load_model, model_file
+from mnistlab.core.runtime import stage
 from mnistlab.data.prepare import load_split
 from mnistlab.features.gabor import make_bank
-from mnistlab.figures import read_curves
-from mnistlab.params import load_params
-from mnistlab.registry import MODELS, load_model, model_file
-from mnistlab.report import (
+from mnistlab.reporting.figures import read_curves
+from mnistlab.reporting.report import (
     CNN_MODEL,
     LEADERBOARD_COLUMNS,
     SVM_GAIN_COLUMNS,
@@ -38,8 +39,7 @@ from mnistlab.report import (
     write_report,
     write_table,
 )
-from mnistlab.representations import write_representation_figures
-from mnistlab.runtime import stage
+from mnistlab.reporting.representations import write_representation_figures
 
 PATHS = {
     "params": "params.yaml", "train": "prepared training split (.npz)", "val": "prepared validation split",

@@ -17,11 +17,12 @@ import argparse
 import time
 from pathlib import Path
 
-from mnistlab.errors import MnistlabError
-from mnistlab.io import write_csv, write_json
-from mnistlab.params import load_params
-from mnistlab.registry import find_models, load_model
-from mnistlab.robustness import (
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import write_csv, write_json
+from mnistlab.core.params import load_params
+from mnistlab.core.registry import find_models, load_model
+from mnistlab.core.runtime import stage
+from mnistlab.evaluation.robustness import (
     curve_rows,
     evaluate_robustness,
     load_test_subset,
@@ -31,7 +32,6 @@ from mnistlab.robustness import (
     save_correct,
     summary,
 )
-from mnistlab.runtime import stage
 
 
 @stage

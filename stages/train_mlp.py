@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 
+from mnistlab.core.io import write_json
+from mnistlab.core.params import load_params
+from mnistlab.core.runtime import stage
 from mnistlab.data.prepare import load_split
-from mnistlab.io import write_json
 from mnistlab.nn.init import INITS
 from mnistlab.nn.train import OPTIMIZERS, train_mlp
-from mnistlab.params import load_params
-from mnistlab.runtime import stage
 
 
 @stage

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 
+from mnistlab.core.io import write_json
+from mnistlab.core.params import load_params
+from mnistlab.core.runtime import stage
 from mnistlab.data.prepare import load_split, stratified_subset
 from mnistlab.features.gabor import load_features, load_transformer
-from mnistlab.io import write_json
-from mnistlab.params import load_params
-from mnistlab.runtime import stage
-from mnistlab.svm import PixelFeatures, SVMModel, fit_svm, save_svm
+from mnistlab.models.svm import PixelFeatures, SVMModel, fit_svm, save_svm
 
 
 def features(kind: str, args: argparse.Namespace, resolution: int):

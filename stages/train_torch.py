@@ -1,6 +1,6 @@
 """DVC stage ``train_torch@<variant>`` / ``train_torch_twin@<variant>``: train one PyTorch model.
 
-Reads the model's settings (:func:`mnistlab.torch_models.settings.settings_from_params`: ``torch.*``,
+Reads the model's settings (:func:`mnistlab.models.torch_models.settings.settings_from_params`: ``torch.*``,
 or ``mlp.*`` for the twins of the NumPy net) and the top-level ``seed``; writes the model
 (``.pt``), its training metrics (JSON) and the DVCLive curves.
 """
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 
+from mnistlab.core.io import write_json
+from mnistlab.core.params import load_params
+from mnistlab.core.registry import MODELS
+from mnistlab.core.runtime import stage
 from mnistlab.data.prepare import load_split
-from mnistlab.io import write_json
-from mnistlab.params import load_params
-from mnistlab.registry import MODELS
-from mnistlab.runtime import stage
-from mnistlab.torch_models.predictor import save_torch
-from mnistlab.torch_models.settings import settings_from_params
-from mnistlab.torch_models.train import train_model
+from mnistlab.models.torch_models.predictor import save_torch
+from mnistlab.models.torch_models.settings import settings_from_params
+from mnistlab.models.torch_models.train import train_model
 
 TORCH_MODELS = [name for name, spec in MODELS.items() if spec.family == "torch"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from mnistlab.io import atomic_path
-from mnistlab.params import load_params
-from mnistlab.runtime import stage
+from mnistlab.core.io import atomic_path
+from mnistlab.core.params import load_params
+from mnistlab.core.runtime import stage
 
 
 @stage
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     load_params(args.params)
     with atomic_path(args.out) as tmp:
-        tmp.write_text("params.yaml validated by mnistlab.params\n")
+        tmp.write_text("params.yaml validated by mnistlab.core.params\n")
 
 
 if __name__ == "__main__":

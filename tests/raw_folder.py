@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
+from mnistlab.core.sources import FILE_NAMES, SOURCE_JSON
 from mnistlab.data.checksums import file_digests
-from mnistlab.data.sources import FILE_NAMES, SOURCE_JSON
 
 
 def listing(folder: Path) -> set[str]:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnistlab.calibration import (
+from mnistlab.evaluation.calibration import (
     expected_calibration_error,
     plot_reliability,
     reliability_bins,

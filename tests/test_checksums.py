@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.sources import FILE_NAMES, SHA256SUMS
 from mnistlab.data.checksums import Check, digest_chunks, file_digests, parse_sha256sums
-from mnistlab.data.sources import FILE_NAMES, SHA256SUMS
-from mnistlab.errors import MnistlabError
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 

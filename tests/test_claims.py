@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from mnistlab.claims import (
+from mnistlab.cli.main import main as cli_main
+from mnistlab.core.io import write_csv, write_json
+from mnistlab.evidence.claims import (
     NEEDS,
     _spacing,
     ablation_rows,
@@ -15,10 +17,8 @@ from mnistlab.claims import (
     robustness_rows,
     row,
 )
-from mnistlab.cli import main as cli_main
-from mnistlab.io import write_csv, write_json
-from mnistlab.sweep import Run
-from mnistlab.sweep_report import censor_updates, sweep_json
+from mnistlab.evidence.sweep import Run
+from mnistlab.evidence.sweep_report import censor_updates, sweep_json
 
 J = np.array([0.0, 0.3, -0.2, 0.1, -0.1])  # two fixed patterns of seed-to-seed noise
 K = np.array([0.1, -0.2, 0.3, 0.0, -0.1])

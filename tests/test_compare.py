@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from mnistlab import compare
-from mnistlab.compare import (
+from mnistlab.evidence import compare
+from mnistlab.evidence.compare import (
     accuracy_interval,
     compare_models,
     holm,

@@ -26,10 +26,7 @@ from pathlib import Path
 import pytest
 from raw_folder import assert_complete, listing, snapshot, staging_left
 
-from mnistlab.data import http as data_http
-from mnistlab.data import idx
-from mnistlab.data.download import DownloadError, download
-from mnistlab.data.sources import (
+from mnistlab.core.sources import (
     DATASETS,
     FILE_NAMES,
     SHA256SUMS,
@@ -39,6 +36,9 @@ from mnistlab.data.sources import (
     TRAIN_LABELS,
     Dataset,
 )
+from mnistlab.data import http as data_http
+from mnistlab.data import idx
+from mnistlab.data.download import DownloadError, download
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "data" / "sample"

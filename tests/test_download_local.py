@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 from raw_folder import assert_complete, listing, snapshot, staging_left
 
-from mnistlab.data import idx
-from mnistlab.data.download import download
-from mnistlab.data.sources import (
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.sources import (
     FILE_NAMES,
     SHA256SUMS,
     TEST_IMAGES,
@@ -25,7 +24,8 @@ from mnistlab.data.sources import (
     TRAIN_IMAGES,
     TRAIN_LABELS,
 )
-from mnistlab.errors import MnistlabError
+from mnistlab.data import idx
+from mnistlab.data.download import download
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "data" / "sample"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mnistlab.registry import LOADERS
+from mnistlab.core.registry import LOADERS
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"

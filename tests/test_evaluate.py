@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.evaluate import confusion_rows, per_class, score
+from mnistlab.evaluation.evaluate import confusion_rows, per_class, score
 from mnistlab.nn.model import build_mlp
 
 REPO = Path(__file__).resolve().parents[1]

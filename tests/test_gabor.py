@@ -17,8 +17,9 @@ from skimage.filters import gabor_kernel as skimage_gabor_kernel
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.params import GaborParams, load_params
 from mnistlab.data.prepare import load_split, scale
-from mnistlab.errors import MnistlabError
 from mnistlab.features.filters import extract_features, response_modulus
 from mnistlab.features.gabor import (
     GaborFeatures,
@@ -29,8 +30,7 @@ from mnistlab.features.gabor import (
     sigma_from_bandwidth,
 )
 from mnistlab.features.pca import fit_pca, project
-from mnistlab.params import GaborParams, load_params
-from mnistlab.plots import plot_confusion_pair, plot_filter_bank, plot_per_class_gain
+from mnistlab.reporting.plots import plot_confusion_pair, plot_filter_bank, plot_per_class_gain
 
 REPO = Path(__file__).resolve().parents[1]
 

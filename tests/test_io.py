@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from mnistlab.io import atomic_path, write_csv, write_json
+from mnistlab.core.io import atomic_path, write_csv, write_json
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path):

@@ -12,10 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnistlab.data import idx
-from mnistlab.data.download import download
-from mnistlab.data.kaggle import read_kaggle_csv
-from mnistlab.data.sources import (
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.sources import (
     FILE_NAMES,
     SOURCE_JSON,
     TEST_IMAGES,
@@ -23,7 +21,9 @@ from mnistlab.data.sources import (
     TRAIN_IMAGES,
     TRAIN_LABELS,
 )
-from mnistlab.errors import MnistlabError
+from mnistlab.data import idx
+from mnistlab.data.download import download
+from mnistlab.data.kaggle import read_kaggle_csv
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "data" / "sample"

@@ -2,7 +2,7 @@
 with one line, and its payload never runs (issue 10, item 1).
 
 Each malicious file carries a payload that would create a marker file if it ran; the test loads it
-through the one entry point (``mnistlab.registry.load_model``) and checks the error and that the
+through the one entry point (``mnistlab.core.registry.load_model``) and checks the error and that the
 marker does not exist. Sanity checks show that each payload is live when loaded the unsafe way.
 """
 
@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 import torch
 
-from mnistlab.errors import MnistlabError
-from mnistlab.svm import PixelFeatures, SVMModel, fit_svm, load_svm, save_svm
+from mnistlab.core.errors import MnistlabError
+from mnistlab.models.svm import PixelFeatures, SVMModel, fit_svm, load_svm, save_svm
 
 try:
-    from mnistlab.registry import load_model
+    from mnistlab.core.registry import load_model
 except ImportError:  # before the registry: the older dispatcher
     from mnistlab.predictors import load_predictor as load_model
 
@@ -140,7 +140,7 @@ def test_untrusted_type_hidden_inside_a_real_model_is_refused(tiny_model, tmp_pa
 def test_real_model_loads_and_lists_only_trusted_types(tiny_model):
     import skops.io
 
-    from mnistlab.svm import TRUSTED_TYPES
+    from mnistlab.models.svm import TRUSTED_TYPES
 
     assert set(skops.io.get_untrusted_types(file=tiny_model)) <= set(TRUSTED_TYPES)
     assert isinstance(load_model(tiny_model), SVMModel)

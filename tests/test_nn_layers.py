@@ -4,7 +4,7 @@ dropout, initialisers."""
 import numpy as np
 import pytest
 
-from mnistlab.errors import MnistlabError
+from mnistlab.core.errors import MnistlabError
 from mnistlab.nn import init
 from mnistlab.nn.gradcheck import (
     LAYER_TOL,

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import yaml
 
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.params import AdamParams, MLPParams
+from mnistlab.core.registry import load_model
 from mnistlab.data.prepare import load_split
-from mnistlab.errors import MnistlabError
 from mnistlab.nn import gradcheck
 from mnistlab.nn.layers import ShapeError
 from mnistlab.nn.model import build_mlp, load_network
 from mnistlab.nn.train import DivergenceError, random_shift, train_mlp
-from mnistlab.params import AdamParams, MLPParams
-from mnistlab.registry import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = MLPParams(

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mnistlab.errors import MnistlabError
-from mnistlab.params import Params, load_params
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.params import Params, load_params
 
 REPO = Path(__file__).resolve().parents[1]
 

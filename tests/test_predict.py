@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps, JpegImagePlugin
 
-from mnistlab import predict
-from mnistlab.cli import main
+from mnistlab.cli import predict
+from mnistlab.cli.images import MAX_PIXELS, MAX_SIDE, read_image, shrink
+from mnistlab.cli.main import main
+from mnistlab.cli.predict import default_deskew, to_mnist
 from mnistlab.data.prepare import deskew, load_split, scale
-from mnistlab.images import MAX_PIXELS, MAX_SIDE, read_image, shrink
-from mnistlab.predict import default_deskew, to_mnist
-from mnistlab.svm import PixelFeatures, SVMModel, fit_svm, save_svm
+from mnistlab.models.svm import PixelFeatures, SVMModel, fit_svm, save_svm
 
 
 def centre_of_mass(image: np.ndarray) -> np.ndarray:
@@ -107,7 +107,7 @@ def test_mnist_image_comes_back_almost_unchanged(sample_test):
 
 
 def test_blank_image_is_an_error():
-    from mnistlab.errors import MnistlabError
+    from mnistlab.core.errors import MnistlabError
 
     with pytest.raises(MnistlabError, match="blank image"):
         to_mnist(np.full((50, 50), 255, dtype=np.uint8))
@@ -159,7 +159,7 @@ def test_huge_png_is_shrunk_on_read_with_bounded_memory(tmp_path):
     write_grey_png(path, 10_000, 10_000, (2_000, 4_500, 8_000, 5_500))  # a 6000 x 1000 bar: a "1"
     script = (
         "import re, sys\n"
-        "from mnistlab.predict import prepare_images\n"
+        "from mnistlab.cli.predict import prepare_images\n"
         "x, errors = prepare_images([sys.argv[1]], deskew=False)\n"
         # VmHWM (peak resident memory of this program): unlike ru_maxrss it does not carry over the
         # memory of the (large) pytest process that forked this one

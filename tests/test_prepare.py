@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from mnistlab.core.errors import MnistlabError
 from mnistlab.data.prepare import (
     deskew,
     downsample,
@@ -10,7 +11,6 @@ from mnistlab.data.prepare import (
     scale,
     stratified_subset,
 )
-from mnistlab.errors import MnistlabError
 
 
 def test_prepared_splits_have_the_documented_format(prepared_dir):

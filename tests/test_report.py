@@ -10,17 +10,19 @@ import pytest
 import torch
 from PIL import Image
 
-from mnistlab import figures, plots, representations
-from mnistlab.compare import compare_models, metrics_summary
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import save_npz, write_json
+from mnistlab.core.registry import load_model
 from mnistlab.data.prepare import Split, load_split
-from mnistlab.errors import MnistlabError
-from mnistlab.evaluate import score
+from mnistlab.evaluation.evaluate import score
+from mnistlab.evidence.compare import compare_models, metrics_summary
 from mnistlab.features.gabor import make_bank
-from mnistlab.figures import comparison_lines
-from mnistlab.io import save_npz, write_json
+from mnistlab.models.torch_models.models import build_model, default_sizes
+from mnistlab.models.torch_models.predictor import TorchPredictor, save_torch
 from mnistlab.nn.model import build_mlp
-from mnistlab.registry import load_model
-from mnistlab.report import (
+from mnistlab.reporting import figures, plots, representations
+from mnistlab.reporting.figures import comparison_lines
+from mnistlab.reporting.report import (
     FIGURES,
     LEADERBOARD_COLUMNS,
     ReportInputs,
@@ -33,8 +35,6 @@ from mnistlab.report import (
     svm_gain_rows,
     write_report,
 )
-from mnistlab.torch_models.models import build_model, default_sizes
-from mnistlab.torch_models.predictor import TorchPredictor, save_torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,7 +62,7 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-# -- figures of mnistlab.plots ------------------------------------------------------------------------
+# -- figures of mnistlab.reporting.plots ------------------------------------------------------------------------
 
 def test_image_figures(tmp_path):
     images, labels, proba = synthetic()
@@ -199,7 +199,7 @@ def test_read_proba_checks_shapes(tmp_path):
         read_proba(tmp_path / "missing.npz", 5)
 
 
-# -- figures of mnistlab.figures and mnistlab.representations ----------------------------------------
+# -- figures of mnistlab.reporting.figures and mnistlab.reporting.representations ----------------------------------------
 
 def write_curve(folder: Path, model: str, name: str, values) -> None:
     path = folder / model / "plots" / "metrics" / f"{name}.tsv"

@@ -1,4 +1,4 @@
-"""Corruptions (mnistlab.corruptions), their evaluation (mnistlab.robustness) and the robustness stage,
+"""Corruptions (mnistlab.evaluation.corruptions), their evaluation (mnistlab.evaluation.robustness) and the robustness stage,
 on real digits from data/sample."""
 
 import importlib.util
@@ -10,10 +10,10 @@ import pytest
 import yaml
 from scipy import ndimage
 
-from mnistlab import corruptions as C
+from mnistlab.core.errors import MnistlabError
 from mnistlab.data.prepare import deskew, scale
-from mnistlab.errors import MnistlabError
-from mnistlab.robustness import (
+from mnistlab.evaluation import corruptions as C
+from mnistlab.evaluation.robustness import (
     CLEAN,
     conditions,
     curve_rows,
@@ -206,7 +206,7 @@ def test_evaluate_robustness_scores_every_model_on_every_condition(digits, centr
 
 
 def test_paired_tests_compare_two_models_per_severity(digits, centroid):
-    pytest.importorskip("mnistlab.compare")  # TODO: mnistlab.compare is written by another helper
+    pytest.importorskip("mnistlab.evidence.compare")  # TODO: mnistlab.evidence.compare is written by another helper
     x, y = digits
     result = evaluate_robustness({"svm_pixels": centroid, "svm_gabor": centroid}, x, y, SMALL, seed=0)
     rows = paired_tests(result, "svm_pixels", "svm_gabor", ("rotation", "scale"))
@@ -287,13 +287,13 @@ def test_stage_writes_every_output(tmp_path, sample_train, monkeypatch):
 
 
 def test_stage_compares_the_two_svms_on_rotation_and_scale(tmp_path, sample_train, monkeypatch):
-    pytest.importorskip("mnistlab.compare")
+    pytest.importorskip("mnistlab.evidence.compare")
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator
     from sklearn.svm import SVC
 
-    from mnistlab.registry import model_file
-    from mnistlab.svm import PixelFeatures, SVMModel, save_svm
+    from mnistlab.core.registry import model_file
+    from mnistlab.models.svm import PixelFeatures, SVMModel, save_svm
 
     x, y = sample_train
     features = PixelFeatures(14)

@@ -11,11 +11,11 @@ import pytest
 import skops.io
 from sklearn.svm import SVC
 
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import save_npz
 from mnistlab.data.prepare import load_split
-from mnistlab.errors import MnistlabError
 from mnistlab.features.gabor import GaborFeatures, load_transformer, save_transformer
-from mnistlab.io import save_npz
-from mnistlab.svm import (
+from mnistlab.models.svm import (
     TRUSTED_TYPES,
     PixelFeatures,
     SVMModel,

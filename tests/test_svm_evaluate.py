@@ -1,9 +1,9 @@
 import numpy as np
 
+from mnistlab.core.registry import load_model as load_predictor
 from mnistlab.data.prepare import load_split
-from mnistlab.evaluate import evaluate_model
-from mnistlab.registry import load_model as load_predictor
-from mnistlab.svm import PixelFeatures, SVMModel, fit_svm, save_svm
+from mnistlab.evaluation.evaluate import evaluate_model
+from mnistlab.models.svm import PixelFeatures, SVMModel, fit_svm, save_svm
 
 
 def test_pixel_svm_learns_saves_and_evaluates(prepared_dir, tmp_path):

@@ -8,7 +8,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
-from mnistlab.svm_kernel import BATCH, BlasSVC
+from mnistlab.models.svm_kernel import BATCH, BlasSVC
 
 
 def data(n, n_classes, seed):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mnistlab import sweep, sweep_report
-from mnistlab.cli import main as cli_main
-from mnistlab.errors import MnistlabError
-from mnistlab.sweep import (
+from mnistlab.cli.main import main as cli_main
+from mnistlab.core.errors import MnistlabError
+from mnistlab.evidence import sweep, sweep_report
+from mnistlab.evidence.sweep import (
     Run,
     curve_quantities,
     drop_repeats,
@@ -26,7 +26,7 @@ from mnistlab.sweep import (
     updates_to_reach,
     varying_params,
 )
-from mnistlab.sweep_report import paired_tests, runs_from_json, summarize, t_summary
+from mnistlab.evidence.sweep_report import paired_tests, runs_from_json, summarize, t_summary
 
 PARAM_KEYS = {"seed", "prepare.train_size", "mlp.adam.lr", "mlp.adam.betas"}
 
@@ -154,7 +154,7 @@ def test_outputs_through_the_cli(tmp_path, monkeypatch):
         run.values[("mlp_sgd-random", "val_loss_roughness")] = 2 * rough
     monkeypatch.setattr(sweep, "read_runs", lambda *args, **kwargs: (runs, []))
     saved = {}
-    monkeypatch.setattr("mnistlab.plots.save_figure", lambda fig, path: saved.update(fig=fig, path=path))
+    monkeypatch.setattr("mnistlab.reporting.plots.save_figure", lambda fig, path: saved.update(fig=fig, path=path))
     out = {name: tmp_path / f"sweep.{name}" for name in ("csv", "png", "md")}
     assert cli_main(["sweep", "--csv", str(out["csv"]), "--figure", str(out["png"]),
                      "--report", str(out["md"]), "--out-dir", str(tmp_path / "lc")]) == 0
@@ -199,7 +199,7 @@ def test_read_runs_with_a_fake_dvc(tmp_path, monkeypatch):
 
 def test_plot_uses_log_x_beyond_tenfold_and_points_without_a_param(monkeypatch):
     saved = []
-    monkeypatch.setattr("mnistlab.plots.save_figure", lambda fig, path: saved.append(fig))
+    monkeypatch.setattr("mnistlab.reporting.plots.save_figure", lambda fig, path: saved.append(fig))
     runs = runs_from_rows(select_rows(ROWS), PARAM_KEYS)
     for run in runs:
         run.params["prepare.train_size"] *= 10 if run.params["prepare.train_size"] > 100 else 0.1
@@ -266,7 +266,7 @@ def test_json_output_holds_runs_summary_and_tests(tmp_path, monkeypatch):
     runs = runs_from_rows(select_rows(ROWS), PARAM_KEYS)
     runs[0].values[("mlp_sgd-he", "updates_to_2pct")] = 900.0
     monkeypatch.setattr(sweep, "read_runs", lambda *args, **kwargs: (runs, ["dup"]))
-    monkeypatch.setattr("mnistlab.plots.save_figure", lambda fig, path: None)
+    monkeypatch.setattr("mnistlab.reporting.plots.save_figure", lambda fig, path: None)
     assert cli_main(["sweep", "--out-dir", str(tmp_path / "seeds")]) == 0
     assert sorted(p.name for p in (tmp_path / "seeds").iterdir()) == ["sweep.csv", "sweep.json", "sweep.md"]
     text = (tmp_path / "seeds" / "sweep.json").read_text()

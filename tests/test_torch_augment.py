@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from mnistlab.torch_models.augment import (
+from mnistlab.models.torch_models.augment import (
     Augmenter,
     homographies,
     perspective_matrices,

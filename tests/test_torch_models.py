@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from mnistlab.errors import MnistlabError
-from mnistlab.registry import torch_variants
-from mnistlab.torch_models.models import Normalize, build_model, count_params, default_sizes
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.registry import torch_variants
+from mnistlab.models.torch_models.models import Normalize, build_model, count_params, default_sizes
 
 MODEL_NAMES = torch_variants()
 

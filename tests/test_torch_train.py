@@ -9,15 +9,15 @@ import pytest
 import torch
 import yaml
 
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.params import load_params
+from mnistlab.core.registry import load_model
 from mnistlab.data.prepare import Split, load_split
-from mnistlab.errors import MnistlabError
-from mnistlab.params import load_params
-from mnistlab.registry import load_model
-from mnistlab.torch_models.augment import Augmenter
-from mnistlab.torch_models.models import default_sizes
-from mnistlab.torch_models.predictor import load_torch, save_torch
-from mnistlab.torch_models.settings import TrainSettings, resolve_device, settings_from_params
-from mnistlab.torch_models.train import train_model
+from mnistlab.models.torch_models.augment import Augmenter
+from mnistlab.models.torch_models.models import default_sizes
+from mnistlab.models.torch_models.predictor import load_torch, save_torch
+from mnistlab.models.torch_models.settings import TrainSettings, resolve_device, settings_from_params
+from mnistlab.models.torch_models.train import train_model
 
 REPO = Path(__file__).resolve().parents[1]
 STAGE = REPO / "stages" / "train_torch.py"
@@ -183,7 +183,7 @@ def test_diverging_run_stops_with_a_one_line_error_and_no_model(tmp_path, prepar
 
 
 def test_divergence_message_names_update_loss_and_param():
-    from mnistlab.curves import check_finite
+    from mnistlab.core.curves import check_finite
 
     expected = r"diverged at update 2: train/loss = nan with learning rate 1000; lower torch\.models\.fnn\.lr"
     with pytest.raises(MnistlabError, match=expected):
@@ -192,8 +192,8 @@ def test_divergence_message_names_update_loss_and_param():
 
 
 def test_weight_decay_applies_to_weights_only_and_twins_take_mlp_adam():
-    from mnistlab.torch_models.models import build_model
-    from mnistlab.torch_models.train import make_adam
+    from mnistlab.models.torch_models.models import build_model
+    from mnistlab.models.torch_models.train import make_adam
 
     model = build_model("fnn", default_sizes("fnn"), True)
     optimizer = make_adam(model, settings("fnn", weight_decay=0.01))

@@ -1,5 +1,5 @@
 """``python -m mnistlab``: the same as the ``mnistlab`` command."""
 
-from mnistlab.cli import main
+from mnistlab.cli.main import main
 
 raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Checksums of downloaded files: size, MD5 and SHA-256 in one pass, and ``SHA256SUMS`` lists.
 
-MD5 is what the datasets publish (:mod:`mnistlab.data.sources`); SHA-256 is what
+MD5 is what the datasets publish (:mod:`mnistlab.core.sources`); SHA-256 is what
 ``source.json`` records and what a ``SHA256SUMS`` file in a source folder lists (the output
 format of GNU coreutils ``sha256sum``).
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from mnistlab.errors import MnistlabError
+from mnistlab.core.errors import MnistlabError
 
 #: Bytes read per chunk when hashing a file.
 READ_BYTES = 1 << 20

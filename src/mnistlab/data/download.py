@@ -1,6 +1,6 @@
 """Put the four IDX files named by ``data.source`` into a raw-data folder, all verified, or change nothing.
 
-Sources (see :func:`download`): a known dataset from :mod:`mnistlab.data.sources` (mirrors tried in
+Sources (see :func:`download`): a known dataset from :mod:`mnistlab.core.sources` (mirrors tried in
 order, each file checked against its published MD5), the real MNIST sample shipped in the repository,
 a local folder or a ``file://`` / ``http(s)://`` URL of a folder holding the four standard names
 (checked against a ``SHA256SUMS`` there when one exists), or a ``.csv`` file in the Kaggle
@@ -27,12 +27,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from mnistlab.constants import IMAGE_SIZE
-from mnistlab.data import idx
-from mnistlab.data.checksums import Check, file_digests, parse_sha256sums
-from mnistlab.data.http import REACH_BUDGET_S, AllMirrorsFailed, Fetcher, move_into, staging_folder
-from mnistlab.data.kaggle import csv_to_idx
-from mnistlab.data.sources import (
+from mnistlab.core.constants import IMAGE_SIZE
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import write_json
+from mnistlab.core.sources import (
     DATASETS,
     FILE_NAMES,
     SAMPLE,
@@ -44,8 +42,10 @@ from mnistlab.data.sources import (
     TRAIN_LABELS,
     Dataset,
 )
-from mnistlab.errors import MnistlabError
-from mnistlab.io import write_json
+from mnistlab.data import idx
+from mnistlab.data.checksums import Check, file_digests, parse_sha256sums
+from mnistlab.data.http import REACH_BUDGET_S, AllMirrorsFailed, Fetcher, move_into, staging_folder
+from mnistlab.data.kaggle import csv_to_idx
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,10 @@ def download(
     Parameters
     ----------
     source : str or Dataset
-        ``"mnist"`` or ``"fashion-mnist"`` (see :data:`mnistlab.data.sources.DATASETS`, whose
+        ``"mnist"`` or ``"fashion-mnist"`` (see :data:`mnistlab.core.sources.DATASETS`, whose
         mirrors and MD5s are the datasets' published ones), ``"sample"`` (the folder
         ``sample_dir``, checked against its SHA256SUMS), a folder path or a ``file://`` or
-        ``http(s)://`` URL of a folder holding :data:`~mnistlab.data.sources.FILE_NAMES`
+        ``http(s)://`` URL of a folder holding :data:`~mnistlab.core.sources.FILE_NAMES`
         (checked against a SHA256SUMS there when one exists; uncompressed files without ``.gz``
         are accepted from local folders and gzipped), a path or URL of a ``.csv`` file in the
         Kaggle digit-recognizer layout (``label,pixel0..pixel783``), or a :class:`Dataset`

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.constants import N_CLASSES
-from mnistlab.errors import MnistlabError
-from mnistlab.io import atomic_path
+from mnistlab.core.constants import N_CLASSES
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import atomic_path
 
 #: IDX dtype codes and the big-endian NumPy dtypes they stand for.
 DTYPE_CODES: dict[int, np.dtype] = {

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.constants import IMAGE_SIZE, N_CLASSES
+from mnistlab.core.constants import IMAGE_SIZE, N_CLASSES
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.sources import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
 from mnistlab.data import idx
 from mnistlab.data.checksums import file_digests
-from mnistlab.data.sources import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
-from mnistlab.errors import MnistlabError
 
 LABEL_COLUMN = "label"
 PIXEL_COLUMNS = tuple(f"pixel{i}" for i in range(IMAGE_SIZE * IMAGE_SIZE))

@@ -16,9 +16,9 @@ import numpy as np
 from scipy import ndimage
 from sklearn.model_selection import train_test_split
 
-from mnistlab.constants import N_CLASSES
-from mnistlab.errors import MnistlabError
-from mnistlab.io import save_npz
+from mnistlab.core.constants import N_CLASSES
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import save_npz
 
 
 class Split(NamedTuple):

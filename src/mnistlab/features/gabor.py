@@ -38,12 +38,16 @@ from pydantic import ValidationError
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from mnistlab.constants import IMAGE_SIZE
+from mnistlab.core.constants import IMAGE_SIZE
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import dump_skops, load_skops
+from mnistlab.core.params import GaborParams
 from mnistlab.data.prepare import downsample
-from mnistlab.errors import MnistlabError
 from mnistlab.features.filters import extract_features
 from mnistlab.features.pca import fit_pca, project
-from mnistlab.params import GaborParams
+
+#: The types of a saved :class:`GaborFeatures` beyond skops's default-trusted ones.
+TRUSTED_TYPES = ["mnistlab.features.gabor.FilterBank", "mnistlab.features.gabor.GaborFeatures"]
 
 
 def sigma_from_bandwidth(frequency: float, bandwidth: float = 1.0) -> float:
@@ -203,7 +207,7 @@ def _at_resolution(images: np.ndarray, resolution: int) -> np.ndarray:
 class GaborFeatures(TransformerMixin, BaseEstimator):
     """Scikit-learn transformer: images -> pooled Gabor moduli -> optional z-score -> optional PCA.
 
-    Parameters mirror the ``gabor`` section of params.yaml (:class:`mnistlab.params.GaborParams`,
+    Parameters mirror the ``gabor`` section of params.yaml (:class:`mnistlab.core.params.GaborParams`,
     which documents units and ranges); build one from it with :meth:`from_params`. Works inside a
     ``sklearn.pipeline.Pipeline`` in front of a classifier and saves with skops
     (:func:`save_transformer`).
@@ -351,10 +355,8 @@ def save_transformer(path: str | os.PathLike, features: GaborFeatures) -> None:
     """Save a fitted :class:`GaborFeatures` with skops to ``path`` (``.skops``) atomically.
 
     The file holds only data (JSON and ``.npy`` arrays), the same bytes for the same transformer
-    (:func:`mnistlab.svm.dump_skops`).
+    (:func:`mnistlab.core.io.dump_skops`).
     """
-    from mnistlab.svm import dump_skops
-
     dump_skops(features, path)
 
 
@@ -365,15 +367,13 @@ def load_transformer(path: str | os.PathLike) -> GaborFeatures:
     ------
     MnistlabError
         If the file is missing (run the gabor stage first), is an old ``.joblib`` pickle (not
-        read), holds types outside :data:`mnistlab.svm.TRUSTED_TYPES` (named, nothing built), or
+        read), holds types outside :data:`TRUSTED_TYPES` (named, nothing built), or
         holds something else.
     """
-    from mnistlab.svm import load_skops
-
     path = Path(path)
     if not path.is_file() and path.suffix != ".joblib":
         raise MnistlabError(f"{path}: not found; run `dvc repro gabor` first")
-    return load_skops(path, GaborFeatures, "fitted GaborFeatures")
+    return load_skops(path, GaborFeatures, "fitted GaborFeatures", trusted=TRUSTED_TYPES)
 
 
 def load_features(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:

@@ -14,5 +14,5 @@ init        random_normal (naive), he_normal, xavier_uniform
 optim       SGD (momentum optional), Adam; step decay of the learning rate
 model       Sequential (forward, backward, save/load .npz), build_mlp, load_network
 gradcheck   centred finite differences in float64; the ``mnistlab gradcheck`` command
-train       minibatch training with the curves of mnistlab.curves
+train       minibatch training with the curves of mnistlab.core.curves
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnistlab.errors import MnistlabError
+from mnistlab.core.errors import MnistlabError
 
 INITS = ("random", "he", "xavier")
 

@@ -19,7 +19,7 @@ import abc
 
 import numpy as np
 
-from mnistlab.errors import MnistlabError
+from mnistlab.core.errors import MnistlabError
 from mnistlab.nn.functional import (  # noqa: F401  (re-exported: the layer's arithmetic)
     dropout_backward,
     dropout_forward,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.constants import IMAGE_SIZE, N_CLASSES
-from mnistlab.errors import MnistlabError
-from mnistlab.io import save_npz
+from mnistlab.core.constants import IMAGE_SIZE, N_CLASSES
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import save_npz
 from mnistlab.nn.layers import Dropout, Flatten, Layer, Linear, PatchEmbedding, ReLU, ShapeError
 from mnistlab.nn.losses import softmax
 
@@ -228,7 +228,7 @@ def layer_from_config(config: dict, rng: np.random.Generator | None = None) -> L
 def load_network(path: str | os.PathLike) -> Sequential:
     """Rebuild a :class:`Sequential` saved by :meth:`Sequential.save`.
 
-    The NumPy side's own loader; :func:`mnistlab.registry.load_model` dispatches to it by suffix.
+    The NumPy side's own loader; :func:`mnistlab.core.registry.load_model` dispatches to it by suffix.
 
     Parameters
     ----------

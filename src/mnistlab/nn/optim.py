@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from mnistlab.errors import MnistlabError
+from mnistlab.core.errors import MnistlabError
 
 #: parameters that get weight decay; biases ("b") never do
 DECAYED = ("W",)

@@ -2,7 +2,7 @@
 
 :func:`train_one_epoch` is the inner loop (also timed by ``benchmarks/numpy_vs_torch.py``);
 :func:`fit` adds epochs, the schedule, the divergence check and the curves of the shared training
-protocol (:mod:`mnistlab.curves`); :func:`train_mlp` builds the network and optimizer from the
+protocol (:mod:`mnistlab.core.curves`); :func:`train_mlp` builds the network and optimizer from the
 ``mlp`` params, for the ``train_mlp`` stage.
 """
 
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from mnistlab.constants import IMAGE_SIZE
-from mnistlab.curves import CurveLogger, DivergenceError, check_finite
-from mnistlab.errors import MnistlabError
+from mnistlab.core.constants import IMAGE_SIZE
+from mnistlab.core.curves import CurveLogger, DivergenceError, check_finite
+from mnistlab.core.errors import MnistlabError
 from mnistlab.nn.losses import SoftmaxCrossEntropy
 from mnistlab.nn.model import Sequential, build_mlp
 from mnistlab.nn.optim import SGD, Adam, Optimizer, step_decay
@@ -162,7 +162,7 @@ def fit(
     """Train ``model`` for ``epochs`` epochs with step decay of the learning rate.
 
     Every ``log_every`` updates (and after the last one) a curve point is written with
-    :class:`mnistlab.curves.CurveLogger`, the protocol shared with the PyTorch models: mean
+    :class:`mnistlab.core.curves.CurveLogger`, the protocol shared with the PyTorch models: mean
     training loss and accuracy over the images since the previous point, validation loss,
     accuracy and error on the whole validation split, step = number of updates.
 
@@ -260,7 +260,7 @@ def train_mlp(
 
     Parameters
     ----------
-    params : mnistlab.params.MLPParams
+    params : mnistlab.core.params.MLPParams
     optimizer : {"sgd", "adam"}
     init : {"random", "he", "xavier"}
     train, val : tuple of (ndarray of shape (N, 28, 28) float32 in [0, 1], ndarray of shape (N,) uint8)

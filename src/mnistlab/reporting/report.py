@@ -1,0 +1,403 @@
+"""The visual report: tables and PNG figures drawn from what the evaluate, compare, robustness and
+training stages wrote, so a reader sees the results without running DVC.
+
+:func:`leaderboard_rows` and :func:`svm_gain_rows` compute the two tables (``plots/leaderboard.csv``,
+``plots/svm_gain.csv``) and :func:`write_report` draws the figures from arrays and dicts (no file
+reading, so it can be tested on small synthetic inputs); ``stages/report.py`` reads the files with
+:func:`read_json` and :func:`read_proba`. The figures of what the networks learned are drawn by
+:mod:`mnistlab.reporting.representations`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import atomic_path
+from mnistlab.core.registry import MODELS
+from mnistlab.data.prepare import Split, label_counts
+from mnistlab.evidence.compare import accuracy_interval
+from mnistlab.reporting import figures, plots
+
+#: The PyTorch twin of the NumPy MLP and the CNN of the figures (mnistlab.core.registry names).
+TWIN_MODEL = "torch_mlp"
+CNN_MODEL = "torch_cnn"
+#: The pair of the per-class SVM gain: features b minus features a.
+SVM_PAIR = ("svm_pixels", "svm_gabor")
+#: Dimensions kept by PCA before t-SNE (the usual speed-up; van der Maaten and Hinton 2008, sec. 5).
+TSNE_PCA_DIMS = 50
+#: Up to this many points t-SNE computes exact gradients (faster than Barnes-Hut for small N).
+TSNE_EXACT_MAX = 500
+
+#: File names under the output folder.
+FIGURES = {
+    "samples": "sample_images.png",
+    "labels": "label_distribution.png",
+    "leaderboard": "leaderboard.png",
+    "confusion": "confusion_best.png",
+    "confusion_all": "confusion_matrices.png",
+    "misclassified": "misclassified.png",
+    "predictions": "predictions.png",
+    "reliability": "reliability.png",
+    "curves_numpy": "curves_numpy_mlps.png",
+    "curves_twin": "curves_numpy_vs_torch_mlp.png",
+    "curves_torch": "curves_torch.png",
+    "svm_pair": "svm_confusion_pixels_vs_gabor.png",
+    "svm_gain": "svm_per_class_gain.png",
+    "tsne": "embedding_tsne.png",
+    "pca": "embedding_pca.png",
+}
+LEADERBOARD_COLUMNS = ("model", "title", "family", "accuracy", "ci_low", "ci_high", "error_rate", "ece",
+                       "macro_f1", "log_loss", "mean_corruption_accuracy", "n_params", "train_seconds",
+                       "predict_images_per_second")
+SVM_GAIN_COLUMNS = ("digit", *SVM_PAIR, "gain")
+
+
+# -- inputs ------------------------------------------------------------------------------------------
+
+def read_json(path: str | os.PathLike, what: str, required: bool = True) -> dict | None:
+    """Read a JSON object written by another stage.
+
+    Returns None when the file is missing and not ``required``.
+
+    Raises
+    ------
+    MnistlabError
+        If a required file is missing, or the file is not a JSON object (``what`` says which stage
+        writes it).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        if not required:
+            return None
+        raise MnistlabError(f"{path}: not found; run `dvc repro {what}` first") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise MnistlabError(f"{path}: not valid JSON ({err}); run `dvc repro {what}` again") from None
+    if not isinstance(data, dict):
+        raise MnistlabError(f"{path}: expected a JSON object; run `dvc repro {what}` again")
+    return data
+
+
+def read_proba(path: str | os.PathLike, n_images: int) -> dict[str, np.ndarray]:
+    """Each model's test probabilities (``data/evaluation/test_proba.npz``), float64 (n_images, 10).
+
+    Raises
+    ------
+    MnistlabError
+        If the file is missing or unreadable, or a model's array does not fit the test split.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            proba = {name: np.asarray(data[name], dtype=np.float64) for name in data.files}
+    except FileNotFoundError:
+        raise MnistlabError(f"{path}: not found; run `dvc repro evaluate` first") from None
+    except (OSError, ValueError) as err:
+        raise MnistlabError(f"{path}: not a .npz of probabilities ({err}); run `dvc repro evaluate`"
+                            ) from None
+    for name, p in proba.items():
+        if p.shape != (n_images, 10):
+            raise MnistlabError(f"{path}: {name} has shape {p.shape}, expected ({n_images}, 10) for the "
+                                "test split; run `dvc repro evaluate` again")
+    return proba
+
+
+def read_train_metrics(folder: str | os.PathLike) -> dict[str, dict]:
+    """Model name -> ``<folder>/<model>.json`` (the training stages' metrics) for every model present."""
+    paths = {name: Path(folder) / f"{name}.json" for name in MODELS}
+    return {name: read_json(path, "train") for name, path in paths.items() if path.is_file()}
+
+
+def label_count_table(splits: dict[str, Split]) -> dict[str, np.ndarray]:
+    """Split name -> images per digit 0..9, ndarray of shape (10,), from the loaded splits."""
+    rows = label_counts(splits)
+    return {name: np.array([row[name] for row in rows]) for name in splits}
+
+
+# -- tables ------------------------------------------------------------------------------------------
+
+def _get(table: dict | None, model: str, key: str):
+    value = (table or {}).get(model, {})
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _rounded(value, digits: int = 6):
+    return round(value, digits) if isinstance(value, float) else value
+
+
+def leaderboard_rows(
+    y_test: np.ndarray,
+    test_proba: dict[str, np.ndarray],
+    test_metrics: dict[str, dict],
+    speed: dict | None = None,
+    train_metrics: dict[str, dict] | None = None,
+    robustness: dict | None = None,
+) -> list[dict]:
+    """One row per evaluated model, best test accuracy first (registry order among equals).
+
+    Parameters
+    ----------
+    y_test : ndarray of shape (N,)
+        Test labels.
+    test_proba : dict of str to ndarray of shape (N, 10)
+        Test probabilities; the accuracy and its Wilson 95 % interval count the arg max hits.
+    test_metrics : dict
+        ``metrics/test.json``: model -> ``ece``, ``macro_f1``, ``log_loss``.
+    speed : dict, optional
+        ``metrics/speed.json``: model -> ``n_params``, ``predict_images_per_second``.
+    train_metrics : dict, optional
+        Model -> ``metrics/train/<model>.json`` (``train_seconds``).
+    robustness : dict, optional
+        ``metrics/robustness.json``: model -> ``mean_corruption_accuracy``.
+
+    Returns
+    -------
+    list of dict
+        Keys :data:`LEADERBOARD_COLUMNS`; fractions for accuracy, bounds and error rate; None where
+        an input lacks the value. Models of ``test_proba`` absent from ``test_metrics`` are left out.
+    """
+    y_test = np.asarray(y_test)
+    n = len(y_test)
+    order = [name for name in MODELS if name in test_proba]
+    order += [name for name in test_proba if name not in MODELS]
+    rows = []
+    for name in order:
+        if name not in test_metrics:
+            continue
+        correct = int(np.count_nonzero(np.asarray(test_proba[name]).argmax(axis=1) == y_test))
+        low, high = accuracy_interval(correct, n)
+        spec = MODELS.get(name)
+        rows.append({
+            "model": name, "title": spec.title if spec else "", "family": spec.family if spec else "",
+            "accuracy": round(correct / n, 6), "ci_low": round(low, 6), "ci_high": round(high, 6),
+            "error_rate": round(1 - correct / n, 6),
+            **{key: _rounded(_get(test_metrics, name, key)) for key in ("ece", "macro_f1", "log_loss")},
+            "mean_corruption_accuracy": _rounded(_get(robustness, name, "mean_corruption_accuracy")),
+            "n_params": _get(speed, name, "n_params"),
+            "train_seconds": _get(train_metrics, name, "train_seconds"),
+            "predict_images_per_second": _get(speed, name, "predict_images_per_second"),
+        })
+    return sorted(rows, key=lambda row: -row["accuracy"])  # stable: registry order among equals
+
+
+def svm_gain_rows(y_test: np.ndarray, test_proba: dict[str, np.ndarray]) -> list[dict]:
+    """Per-digit test accuracy (recall) of the two SVMs of :data:`SVM_PAIR` and the gain b - a.
+
+    Returns
+    -------
+    list of dict
+        Ten rows ``{digit, svm_pixels, svm_gabor, gain}`` (fractions), or none when either SVM has
+        no probabilities.
+    """
+    a, b = SVM_PAIR
+    if not {a, b} <= test_proba.keys():
+        return []
+    recall = {}
+    for name in SVM_PAIR:
+        counts = plots.confusion_counts(y_test, np.asarray(test_proba[name]).argmax(axis=1))
+        recall[name] = np.diag(counts) / np.maximum(counts.sum(axis=1), 1)
+    return [{"digit": d, a: round(float(recall[a][d]), 6), b: round(float(recall[b][d]), 6),
+             "gain": round(float(recall[b][d] - recall[a][d]), 6)} for d in range(10)]
+
+
+def write_table(path: str | os.PathLike, rows: list[dict], columns: tuple[str, ...]) -> None:
+    """Write ``rows`` as CSV with the header ``columns`` (also when there are no rows), atomically."""
+    import csv
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# -- embeddings --------------------------------------------------------------------------------------
+
+def best_model(test_metrics: dict[str, dict], available) -> str:
+    """Name of the model with the highest test ``accuracy`` among ``available`` names.
+
+    Raises
+    ------
+    MnistlabError
+        If no model of ``test_metrics`` is available.
+    """
+    candidates = [name for name in test_metrics if name in available]
+    if not candidates:
+        raise MnistlabError(
+            "metrics/test.json: no evaluated model has test probabilities; run `dvc repro evaluate`"
+        )
+    return max(candidates, key=lambda name: test_metrics[name]["accuracy"])  # first of equals wins
+
+
+def embedding_sample(n_images: int, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``min(size, n_images)`` images chosen without replacement with ``seed``."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_images, size=min(size, n_images), replace=False))
+
+
+def embedding_2d(features: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, tuple[str, str]]:
+    """Embed feature vectors in 2-D by PCA or t-SNE (scikit-learn).
+
+    t-SNE (van der Maaten and Hinton 2008, JMLR 9) runs on the first ``TSNE_PCA_DIMS`` principal
+    components, PCA-initialised, perplexity 30 (less for fewer than 91 points), with the Barnes-Hut
+    approximation above ``TSNE_EXACT_MAX`` points and exact gradients below.
+
+    Parameters
+    ----------
+    features : ndarray of shape (N, D)
+        E.g. hidden-layer activations of the test images.
+    method : {"pca", "tsne"}
+    seed : int
+
+    Returns
+    -------
+    points : ndarray of shape (N, 2), float64
+    axis_labels : tuple of str
+        For PCA, the components with their share of the variance.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    if method == "pca":
+        pca = PCA(n_components=2, random_state=seed)
+        points = pca.fit_transform(features)
+        share = pca.explained_variance_ratio_
+        return points, (f"PC 1 ({share[0]:.1%} of variance)", f"PC 2 ({share[1]:.1%} of variance)")
+    if method == "tsne":
+        dims = min(TSNE_PCA_DIMS, *features.shape)
+        reduced = PCA(n_components=dims, random_state=seed).fit_transform(features)
+        perplexity = min(30.0, (len(features) - 1) / 3)
+        method = "exact" if len(features) <= TSNE_EXACT_MAX else "barnes_hut"
+        tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", method=method, random_state=seed)
+        return tsne.fit_transform(reduced), ("t-SNE 1", "t-SNE 2")
+    raise ValueError(f"unknown embedding method {method!r}, expected 'pca' or 'tsne'")
+
+
+# -- the figures -------------------------------------------------------------------------------------
+
+@dataclass
+class ReportInputs:
+    """Everything :func:`write_report` draws from (see ``stages/report.py`` for the files).
+
+    Attributes
+    ----------
+    train, test : Split
+        Prepared images (N, 28, 28) float32 in [0, 1] and labels (N,) uint8.
+    label_counts : dict of str to ndarray of shape (10,)
+        :func:`label_count_table` of the train, val and test splits.
+    test_metrics : dict
+        ``metrics/test.json``: model -> ``accuracy`` ...
+    test_proba : dict of str to ndarray of shape (N_test, 10)
+        :func:`read_proba`.
+    leaderboard : list of dict
+        :func:`leaderboard_rows`.
+    curves : dict
+        Model -> :func:`mnistlab.reporting.figures.read_curves` (models without curves left out).
+    compare : dict or None
+        ``metrics/compare.json``.
+    hidden : callable or None
+        ``images (n, 28, 28) -> activations (n, H)`` of a NumPy MLP; None skips the embeddings.
+    embedding_model : str
+        That MLP's model name (the figure titles), also the NumPy side of the twin curves.
+    """
+
+    train: Split
+    test: Split
+    label_counts: dict[str, np.ndarray]
+    test_metrics: dict[str, dict]
+    test_proba: dict[str, np.ndarray]
+    leaderboard: list[dict] = field(default_factory=list)
+    curves: dict[str, dict] = field(default_factory=dict)
+    compare: dict | None = None
+    hidden: Callable[[np.ndarray], np.ndarray] | None = None
+    embedding_model: str = ""
+
+
+def curve_groups(embedding_model: str) -> dict[str, tuple[str, list[str]]]:
+    """The overlay figures: key of :data:`FIGURES` -> (title, model names in legend order).
+
+    ``{n}`` in a title stands for the number of models drawn (those with curves).
+    """
+    numpy_models = [name for name, spec in MODELS.items() if spec.family == "numpy"]
+    torch_models = [name for name, spec in MODELS.items() if spec.family == "torch"]
+    twin_title = MODELS[TWIN_MODEL].title if TWIN_MODEL in MODELS else "PyTorch"
+    return {
+        "curves_numpy": ("{n} NumPy MLPs (from scratch; optimizer and initialisation)", numpy_models),
+        "curves_twin": (f"{embedding_model} (NumPy, from scratch) vs {TWIN_MODEL} ({twin_title})",
+                        [embedding_model, TWIN_MODEL]),
+        "curves_torch": ("{n} PyTorch models", torch_models),
+    }
+
+
+def write_report(folder: str | os.PathLike, inputs: ReportInputs, gallery_size: int = 36,
+                 embedding_samples: int = 2000, seed: int = 0) -> tuple[list[Path], list[str]]:
+    """Draw every report figure into ``folder`` (file names in :data:`FIGURES`).
+
+    Always: sample images per class, label distribution, and the confusion matrix, misclassified
+    gallery and random prediction grid of the best model by test accuracy; every model's confusion
+    matrix in one grid; the reliability diagram. With leaderboard rows: the error-rate chart. For
+    each curve group with curves: its overlay. When both SVMs of :data:`SVM_PAIR` have
+    probabilities: their confusion matrices side by side and the per-class gain. With ``hidden``:
+    t-SNE and PCA of its activations on ``embedding_samples`` seeded test images.
+
+    Returns
+    -------
+    written : list of Path
+        The files written.
+    notes : list of str
+        What was skipped and why.
+    """
+    folder = Path(folder)
+    out = {key: folder / name for key, name in FIGURES.items()}
+    x_test, y_test = inputs.test
+    proba = inputs.test_proba
+    name = best_model(inputs.test_metrics, proba)
+    best = proba[name]
+    plots.plot_samples_per_class(*inputs.train, out["samples"], seed=seed)
+    plots.plot_label_distribution(inputs.label_counts, out["labels"])
+    plots.plot_confusion_matrix(y_test, best.argmax(axis=1), out["confusion"],
+                                title=f"Best model on the test set: {name}")
+    plots.plot_misclassified(x_test, y_test, best, out["misclassified"], n=gallery_size,
+                             title=f"Misclassified by {name}")
+    plots.plot_predictions(x_test, y_test, best, out["predictions"], n=gallery_size, seed=seed,
+                           title=f"Random test predictions of {name}")
+    written = [out[key] for key in ("samples", "labels", "confusion", "misclassified", "predictions")]
+    notes = []
+    if inputs.leaderboard:
+        figures.plot_leaderboard(inputs.leaderboard, len(y_test), out["leaderboard"],
+                                 figures.comparison_lines(inputs.compare))
+        written.append(out["leaderboard"])
+    figures.plot_confusion_grid(y_test, {m: p.argmax(axis=1) for m, p in proba.items()}, out["confusion_all"])
+    written.append(out["confusion_all"])
+    written += figures.plot_reliability(y_test, proba, out["reliability"], notes)
+    for key, (title, models) in curve_groups(inputs.embedding_model).items():
+        present = {m: inputs.curves[m] for m in models if inputs.curves.get(m)}
+        if present:
+            figures.plot_curve_overlay(present, out[key], title.replace("{n}", str(len(present))))
+            written.append(out[key])
+        else:
+            notes.append(f"no curves of {', '.join(filter(None, models))}; skipping {out[key].name}")
+    if set(SVM_PAIR) <= proba.keys():
+        pixels, gabor = (plots.confusion_counts(y_test, proba[key].argmax(axis=1)) for key in SVM_PAIR)
+        titles = ("svm_pixels (raw pixels)", "svm_gabor (Gabor features)")
+        plots.plot_confusion_pair(pixels, gabor, *titles, out["svm_pair"])
+        plots.plot_per_class_gain(pixels, gabor, *titles, out["svm_gain"])
+        written += [out["svm_pair"], out["svm_gain"]]
+    else:
+        notes.append(f"{' or '.join(SVM_PAIR)} not evaluated; skipping the SVM pair figures")
+    if inputs.hidden is not None:
+        chosen = embedding_sample(len(y_test), embedding_samples, seed)
+        features = inputs.hidden(x_test[chosen])
+        for method, label in (("tsne", "t-SNE"), ("pca", "PCA")):
+            points, axes = embedding_2d(features, method, seed)
+            plots.plot_embedding(points, y_test[chosen], out[method], axis_labels=axes,
+                                 title=f"{label} of the {inputs.embedding_model} hidden layer")
+            written.append(out[method])
+    return written, notes
