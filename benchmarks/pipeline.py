@@ -34,7 +34,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from workspace import clone_env, copy_clone  # noqa: E402  what a clone holds, kept in one place
+from support.workspace import clone_env, copy_clone  # noqa: E402  what a clone holds, kept in one place
 
 
 def run(args: list[str], cwd: Path, env: dict) -> str:

@@ -20,9 +20,9 @@ import numpy as np
 from PIL import Image
 
 from mnistlab.cli.predict import default_deskew, to_mnist
-from mnistlab.core.registry import load_model
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import deskew, scale
+from mnistlab.models.registry import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = [REPO.parent / "shared" / "data" / "mnist-subset", REPO / "data" / "sample"]

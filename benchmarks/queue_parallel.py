@@ -1,7 +1,7 @@
 """Benchmark: two queued experiments run one at a time (``dvc queue start -j 1``) and side by side (``-j 2``).
 
 In a scratch copy of the repository (see benchmarks/pipeline.py) the pipeline first runs once on
-data/sample with the small sizes of the end-to-end tests (``SMALL``, tests/workspace.py) and is
+data/sample with the small sizes of the end-to-end tests (``SMALL``, tests/support/workspace.py) and is
 committed, as a user's baseline. Then two experiments that differ only in the top-level ``seed``
 (``--seeds``) are queued and run with ``-j 1``; they are removed, the run-cache is emptied (else
 DVC would restore the second round's stages instead of running them), and the same two are queued
@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 from pipeline import run, scratch_clone, set_params  # noqa: E402
-from workspace import SMALL  # noqa: E402  the end-to-end tests' small sizes, kept in one place
+from support.workspace import SMALL  # noqa: E402  the end-to-end tests' small sizes, kept in one place
 
 
 def run_queue(repo: Path, env: dict, seeds: list[int], jobs: int, timeout: float = 3600) -> float:

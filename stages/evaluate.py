@@ -2,8 +2,9 @@
 
 Writes the quality metrics (accuracy, macro F1, log loss, expected calibration error) nested by
 model, speed and size apart (outside the default ``dvc metrics`` set), each model's test
-probabilities (float32 (N, 10), for compare and report), one confusion CSV per model, per-class
-precision/recall (long format) and the reliability-diagram bins (long format).
+probabilities with the test labels (:func:`mnistlab.core.io.write_probabilities`: float32 (N, 10)
+per model, for compare and report), one confusion CSV per model, per-class precision/recall (long
+format) and the reliability-diagram bins (long format).
 """
 
 from __future__ import annotations
@@ -11,11 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
-from mnistlab.core.io import save_npz, write_csv, write_json
+from mnistlab.core.io import read_split, write_csv, write_json, write_probabilities
 from mnistlab.core.runtime import stage
-from mnistlab.data.prepare import load_split
 from mnistlab.evaluation.calibration import reliability_bins
 from mnistlab.evaluation.evaluate import confusion_rows, evaluate_all, per_class
 
@@ -27,17 +25,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test", required=True, help="prepared test split (.npz)")
     parser.add_argument("--metrics", required=True, help="quality metrics to write (.json)")
     parser.add_argument("--speed", required=True, help="parameters and prediction speed to write (.json)")
-    parser.add_argument("--proba", required=True, help="test probabilities to write (.npz)")
+    parser.add_argument("--proba", required=True, help="test labels and probabilities to write (.npz)")
     parser.add_argument("--confusion", required=True, help="folder of one confusion CSV per model")
     parser.add_argument("--per-class", required=True, help="per-class metrics to write (.csv)")
     parser.add_argument("--reliability", required=True, help="reliability bins to write (.csv)")
     args = parser.parse_args(argv)
 
-    test = load_split(args.test)
+    test = read_split(args.test)
     results = evaluate_all(args.models, test.x, test.y)
     write_json(args.metrics, {name: r["quality"] for name, r in results.items()})
     write_json(args.speed, {name: r["speed"] for name, r in results.items()})
-    save_npz(args.proba, **{name: r["proba"].astype(np.float32) for name, r in results.items()})
+    write_probabilities(args.proba, test.y, {name: r["proba"] for name, r in results.items()})
     per_class_rows, reliability_rows = [], []
     for name, r in results.items():
         predicted = r["proba"].argmax(axis=1)

@@ -13,7 +13,7 @@ from mnistlab.core.params import load_params
 from mnistlab.core.runtime import stage
 from mnistlab.core.sources import STANDARD_FILES
 from mnistlab.data.idx import read_pair
-from mnistlab.data.prepare import label_counts, prepare, save_splits
+from mnistlab.data.prepare import check_source_files, label_counts, prepare, save_splits
 
 
 @stage
@@ -29,8 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     raw = {key: Path(args.raw) / name for key, name in STANDARD_FILES.items()}
     train = read_pair(raw["train_images"], raw["train_labels"])
     test = read_pair(raw["test_images"], raw["test_labels"])
+    check_source_files(train[1], test[1], raw)
     splits = prepare(train, test, params.val_size, params.train_size, params.test_size,
-                     params.deskew, params.seed)
+                     params.deskew, params.seed, params.train_limit)
     save_splits(splits, args.out)
     write_csv(args.label_counts, label_counts(splits))
     print("prepare: " + ", ".join(f"{name} {len(split.y):,}" for name, split in splits.items()) + " images")

@@ -9,8 +9,9 @@ them as the prepare stage did (``prepare.deskew``) and writes:
 - ``--plots``/<corruption>.csv: rows ``model, severity, accuracy`` (one overlay plot per corruption);
 - ``--heatmap``: PNG, models x corruptions; ``--strip``: PNG, one digit at every severity;
 - ``--correct``: ``.npz`` of per-image correctness, bool (conditions, N) per model, for paired tests;
-- ``--paired`` (optional): CSV of paired tests (McNemar, bootstrap interval) of svm_pixels against
-  svm_gabor on the clean images and every rotation and scaling severity.
+- ``--paired`` (optional): CSV of paired tests (McNemar, bootstrap interval) of the SVM on raw
+  pixels against the SVM on Gabor features (:func:`mnistlab.evidence.robustness_pairs.svm_pair`)
+  on the clean images and every rotation and scaling severity.
 """
 
 import argparse
@@ -20,18 +21,19 @@ from pathlib import Path
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import write_csv, write_json
 from mnistlab.core.params import load_params
-from mnistlab.core.registry import find_models, load_model
 from mnistlab.core.runtime import stage
 from mnistlab.evaluation.robustness import (
+    corruption_strip,
     curve_rows,
     evaluate_robustness,
     load_test_subset,
-    paired_tests,
-    plot_heatmap,
-    plot_strip,
     save_correct,
     summary,
 )
+from mnistlab.evidence.robustness_pairs import PAIRED_FAMILIES, paired_tests, svm_pair
+from mnistlab.models.registry import find_models, load_model
+from mnistlab.reporting.figures import plot_robustness_heatmap
+from mnistlab.reporting.plots import plot_corruption_strip
 
 
 @stage
@@ -45,32 +47,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--heatmap", required=True, help="models x corruptions heatmap to write (.png)")
     parser.add_argument("--strip", required=True, help="one digit at every severity to write (.png)")
     parser.add_argument("--correct", required=True, help="per-image correctness to write (.npz)")
-    parser.add_argument("--paired", help="optional: svm_pixels vs svm_gabor paired tests to write (.csv)")
+    parser.add_argument("--paired", help="optional: paired tests of the pixel and Gabor SVMs to write (.csv)")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
     settings = params.robustness
+    corruptions = settings.corruptions.families()
     images, labels, index = load_test_subset(args.raw, settings.test_size, settings.seed)
     paths = find_models(args.models)
     if not paths:
         raise MnistlabError(f"{args.models}: no trained model found; run `dvc repro` first")
     predictors = {name: load_model(path) for name, path in paths.items()}
     start = time.perf_counter()
-    result = evaluate_robustness(predictors, images, labels, settings.corruptions,
-                                 params.prepare.deskew, settings.seed, settings.batch_size)
+    result = evaluate_robustness(predictors, images, labels, corruptions, params.prepare.deskew,
+                                 settings.seed, settings.batch_size)
     print(f"robustness: {len(result.conditions)} conditions x {len(labels)} images in "
           f"{time.perf_counter() - start:.1f} s; predict seconds: "
           + ", ".join(f"{name} {s:.1f}" for name, s in result.seconds.items()))
     table = summary(result)
     write_json(args.metrics, table)
-    for family, rows in curve_rows(result, settings.corruptions).items():
+    for family, rows in curve_rows(result, corruptions).items():
         write_csv(Path(args.plots) / f"{family}.csv", rows)
-    plot_heatmap(table, args.heatmap)
-    plot_strip(images[0], settings.corruptions, settings.seed, args.strip, label=int(labels[0]))
+    plot_robustness_heatmap(table, args.heatmap)
+    plot_corruption_strip(corruption_strip(images[0], corruptions, settings.seed), args.strip,
+                          label=int(labels[0]))
     save_correct(args.correct, result, index)
     if args.paired:
-        rows = paired_tests(result, "svm_pixels", "svm_gabor", ("rotation", "scale"), settings.seed)
-        write_csv(args.paired, rows)
+        model_a, model_b = svm_pair()
+        write_csv(args.paired, paired_tests(result, model_a, model_b, PAIRED_FAMILIES, settings.seed))
 
 
 if __name__ == "__main__":

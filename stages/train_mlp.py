@@ -7,6 +7,7 @@ metrics (JSON) and the DVCLive curves. A diverging run writes no model.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mnistlab.core.io import write_json
 from mnistlab.core.params import load_params
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
                                seed=params.seed, curves_dir=args.curves)
     model.save(args.model)
     write_json(args.metrics, metrics)
-    print(f"mlp_{args.optimizer}-{args.init}: " + ", ".join(f"{k} = {v:.4g}" for k, v in metrics.items()))
+    print(f"{Path(args.model).stem}: " + ", ".join(f"{k} = {v:.4g}" for k, v in metrics.items()))
 
 
 if __name__ == "__main__":

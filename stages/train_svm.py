@@ -8,6 +8,7 @@ out) and its training metrics (JSON).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mnistlab.core.io import write_json
 from mnistlab.core.params import load_params
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
                                   method=svm.method, n_components=svm.n_components, seed=params.seed)
     save_svm(SVMModel(front, classifier), args.model)
     write_json(args.metrics, metrics)
-    print(f"svm_{args.features}: " + ", ".join(f"{k} = {v}" for k, v in metrics.items()))
+    print(f"{Path(args.model).stem}: " + ", ".join(f"{k} = {v}" for k, v in metrics.items()))
 
 
 if __name__ == "__main__":

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import argparse
 
-from mnistlab.core.io import write_json
+from mnistlab.core.io import read_split, write_json
 from mnistlab.core.params import load_params
-from mnistlab.core.registry import MODELS
 from mnistlab.core.runtime import stage
-from mnistlab.data.prepare import load_split
+from mnistlab.models.registry import select
 from mnistlab.models.torch_models.predictor import save_torch
 from mnistlab.models.torch_models.settings import settings_from_params
 from mnistlab.models.torch_models.train import train_model
 
-TORCH_MODELS = [name for name, spec in MODELS.items() if spec.family == "torch"]
+TORCH_MODELS = select(family="torch")
 
 
 @stage
@@ -34,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = settings_from_params(load_params(args.params), args.model)
-    train, val = load_split(args.train), load_split(args.val)
+    train, val = read_split(args.train), read_split(args.val)
     result = train_model(settings, train, val, curves_dir=args.curves)
     save_torch(args.out, result.model, result.config)
     write_json(args.metrics, result.metrics)

@@ -13,6 +13,7 @@ import argparse
 from mnistlab.core.io import atomic_path
 from mnistlab.core.params import load_params
 from mnistlab.core.runtime import stage
+from mnistlab.models.registry import check_params
 
 
 @stage
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("params", help="params.yaml")
     parser.add_argument("out", help="file written when every value is valid")
     args = parser.parse_args(argv)
-    load_params(args.params)
+    check_params(load_params(args.params), args.params)
     with atomic_path(args.out) as tmp:
         tmp.write_text("params.yaml validated by mnistlab.core.params\n")
 

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from workspace import BASELINE, SMALL, Workspace, clone_env, copy_clone, run
+from support.paths import SAMPLE
+from support.workspace import BASELINE, SMALL, Workspace, clone_env, copy_clone, run
 
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import prepare, save_splits
-
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "data" / "sample"
 
 
 @pytest.fixture(scope="session")

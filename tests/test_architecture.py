@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from support.paths import REPO
 
 PACKAGE = REPO / "src" / "mnistlab"
 LAYERS = ("core", "data", "features", "nn", "models", "evaluation", "evidence", "reporting", "cli")

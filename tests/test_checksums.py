@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
+from support.paths import SAMPLE as SAMPLE_DIR
 
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.sources import FILE_NAMES, SHA256SUMS
 from mnistlab.data.checksums import Check, digest_chunks, file_digests, parse_sha256sums
-
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 def test_file_digests_match_hashlib(tmp_path):

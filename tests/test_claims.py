@@ -6,19 +6,25 @@ import numpy as np
 import pytest
 
 from mnistlab.cli.main import main as cli_main
+from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import write_csv, write_json
 from mnistlab.evidence.claims import (
     NEEDS,
+    ROLES,
     _spacing,
+    ablation_models,
     ablation_rows,
     compare_rows,
     evaluate_claims,
     judge,
+    model,
+    numpy_net,
     robustness_rows,
     row,
 )
 from mnistlab.evidence.sweep import Run
 from mnistlab.evidence.sweep_report import censor_updates, sweep_json
+from mnistlab.models import registry
 
 J = np.array([0.0, 0.3, -0.2, 0.1, -0.1])  # two fixed patterns of seed-to-seed noise
 K = np.array([0.1, -0.2, 0.3, 0.0, -0.1])
@@ -286,4 +292,31 @@ def test_cli_rejects_robustness_pairs_of_other_models(tmp_path, capsys):
         cli_main(["claims", "--robustness-pairs", str(tmp_path / "pairs.csv"),
                   "--out", str(tmp_path / "c.md")])
     assert "expected svm_pixels (a) against svm_gabor (b)" in capsys.readouterr().err
+    assert not (tmp_path / "c.md").exists()
+
+
+def test_claim_models_come_from_registry_attributes():
+    assert {role: model(role) for role in ROLES} == {
+        "pixel_svm": "svm_pixels", "gabor_svm": "svm_gabor", "cnn": "torch_cnn", "fnn": "torch_fnn",
+        "logreg": "torch_logreg", "twin": "torch_mlp", "twin_of": "mlp_adam-he"}
+    assert [numpy_net(o, i) for o in ("sgd", "adam") for i in ("random", "he")] == [
+        "mlp_sgd-random", "mlp_sgd-he", "mlp_adam-random", "mlp_adam-he"]
+    assert ablation_models() == ("mlp_sgd-he", "mlp_adam-he", "torch_mlp")
+
+
+def test_a_claim_model_missing_from_the_registry_is_a_one_line_error(monkeypatch):
+    monkeypatch.delitem(registry.MODELS, "torch_fnn")
+    with pytest.raises(MnistlabError, match="one model with family='torch', builder='fnn', found none"):
+        evaluate_claims()
+
+
+def test_cli_rejects_compare_metrics_that_are_not_an_object_or_not_json(tmp_path, capsys):
+    for text, expected in [("[1, 2]", "holds a JSON list, expected an object"), ("{", "not valid JSON"),
+                           ('{"models": {}}', "not the compare stage's metrics (no pairs or models)")]:
+        (tmp_path / "compare.json").write_text(text)
+        with pytest.raises(SystemExit) as err:
+            cli_main(["claims", "--compare", str(tmp_path / "compare.json"), "--out", str(tmp_path / "c.md")])
+        message = capsys.readouterr().err.strip()
+        assert err.value.code == 2 and message.startswith(f"error: {tmp_path / 'compare.json'}: ")
+        assert expected in message and "\n" not in message
     assert not (tmp_path / "c.md").exists()

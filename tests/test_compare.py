@@ -5,24 +5,26 @@ import csv
 import json
 import runpy
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import stats
+from support.paths import REPO
 
+from mnistlab.core.io import write_probabilities
 from mnistlab.evidence import compare
 from mnistlab.evidence.compare import (
     accuracy_interval,
     compare_models,
+    format_p,
     holm,
     mcnemar_exact,
+    model_family,
     paired_bootstrap_diff,
     verdict,
 )
-
-REPO = Path(__file__).resolve().parents[1]
+from mnistlab.reporting import evidence_figures
 
 
 def test_wilson_interval_by_hand():
@@ -144,6 +146,22 @@ def test_compare_models_on_constructed_predictions():
     assert any(note.startswith("best_neural = torch_cnn") for note in result["notes"])
 
 
+def test_families_come_from_the_registry_only():
+    assert (model_family("svm_gabor"), model_family("mlp_adam-he"), model_family("torch_cnn")) == (
+        "svm", "numpy", "torch")
+    assert model_family("torch_resnet") is None and model_family("mlp_unknown") is None  # no prefix guess
+    assert not hasattr(compare, "DEFAULT_PAIRS")  # the pairs live in params.yaml only
+    y, proba = constructed()
+    unknown = {**proba, "svm_other": proba["torch_cnn"]}  # the best accuracy, but not a registry model
+    result = compare_models(y, unknown, PAIRS[3:], seed=0, n_resamples=100)
+    assert (result["pairs"][0]["a"], result["pairs"][0]["b"]) == ("torch_cnn", "svm_gabor")
+
+
+def test_format_p():
+    assert [format_p(p) for p in (0.5, 0.034, 1e-4, 1.23e-5, 1e-50, None)] == [
+        "0.5", "0.034", "0.0001", "1.2e-05", "1.0e-50", "n/a"]
+
+
 def test_best_alias_without_a_family_is_skipped():
     y, proba = constructed()
     only_svm = {k: v for k, v in proba.items() if k.startswith("svm")}
@@ -168,13 +186,13 @@ def test_outputs(tmp_path):
     summary = compare.metrics_summary(result)
     assert summary["pairs"]["torch_cnn vs torch_fnn"]["better"] == 1
     json.dumps(summary)
-    compare.plot_forest(result, tmp_path / "forest.png")
+    evidence_figures.plot_forest(result, tmp_path / "forest.png")
     with Image.open(tmp_path / "forest.png") as image:
         assert image.format == "PNG"
 
 
-def run_stage(monkeypatch, tmp_path, proba_path, test_path):
-    args = ["--params", str(REPO / "params.yaml"), "--proba", str(proba_path), "--test", str(test_path),
+def run_stage(monkeypatch, tmp_path, proba_path):
+    args = ["--params", str(REPO / "params.yaml"), "--proba", str(proba_path),
             "--metrics", str(tmp_path / "m.json"), "--plot", str(tmp_path / "p.csv"),
             "--figure", str(tmp_path / "f.png"), "--report", str(tmp_path / "r.md")]
     monkeypatch.setattr(sys, "argv", ["compare.py", *args])
@@ -183,9 +201,8 @@ def run_stage(monkeypatch, tmp_path, proba_path, test_path):
 
 def test_stage_end_to_end(tmp_path, monkeypatch):
     y, proba = constructed(200)
-    np.savez(tmp_path / "proba.npz", **proba)
-    np.savez(tmp_path / "test.npz", x=np.zeros((200, 28, 28), np.float32), y=y.astype(np.uint8))
-    run_stage(monkeypatch, tmp_path, tmp_path / "proba.npz", tmp_path / "test.npz")
+    write_probabilities(tmp_path / "proba.npz", y, proba)
+    run_stage(monkeypatch, tmp_path, tmp_path / "proba.npz")
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["n_images"] == 200 and "torch_cnn vs torch_fnn" in metrics["pairs"]
     assert (tmp_path / "r.md").is_file() and (tmp_path / "f.png").is_file() and (tmp_path / "p.csv").is_file()
@@ -193,10 +210,9 @@ def test_stage_end_to_end(tmp_path, monkeypatch):
 
 def test_stage_rejects_mismatched_inputs(tmp_path, monkeypatch, capsys):
     y, proba = constructed(200)
-    np.savez(tmp_path / "proba.npz", **proba)
-    np.savez(tmp_path / "test.npz", y=y[:150].astype(np.uint8))
+    np.savez(tmp_path / "proba.npz", y=y[:150].astype(np.uint8), **proba)
     with pytest.raises(SystemExit) as exit_info:
-        run_stage(monkeypatch, tmp_path, tmp_path / "proba.npz", tmp_path / "test.npz")
+        run_stage(monkeypatch, tmp_path, tmp_path / "proba.npz")
     assert exit_info.value.code == 2
     message = capsys.readouterr().err.strip()
     assert message.startswith("error: ") and "expected (150, 10)" in message and "\n" not in message

@@ -24,7 +24,10 @@ import time
 from pathlib import Path
 
 import pytest
-from raw_folder import assert_complete, listing, snapshot, staging_left
+from support.params import write_params
+from support.paths import REPO
+from support.paths import SAMPLE as SAMPLE_DIR
+from support.raw_folder import assert_complete, listing, snapshot, staging_left
 
 from mnistlab.core.sources import (
     DATASETS,
@@ -40,8 +43,6 @@ from mnistlab.data import http as data_http
 from mnistlab.data import idx
 from mnistlab.data.download import DownloadError, download
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = REPO / "data" / "sample"
 SAMPLE_MD5 = {name: hashlib.md5((SAMPLE_DIR / name).read_bytes()).hexdigest() for name in FILE_NAMES}
 FAST = dict(timeout=5.0, retries=1, progress=False, sample_dir=SAMPLE_DIR)
 
@@ -336,7 +337,7 @@ def _run_stage(folder: Path) -> subprocess.CompletedProcess:
 
 
 def test_stage_writes_the_raw_folder(server, tmp_path):
-    (tmp_path / "params.yaml").write_text(f"data:\n  source: {server.base}/good/\n")
+    write_params(tmp_path, {"data": {"source": f"{server.base}/good/"}})
     done = _run_stage(tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == (f"data/raw: {server.base}/good/ (url), 10000 training and 2000 test images; "
@@ -345,7 +346,7 @@ def test_stage_writes_the_raw_folder(server, tmp_path):
 
 
 def test_stage_fails_with_one_line_and_exit_code_2(server, tmp_path):
-    (tmp_path / "params.yaml").write_text(f"data:\n  source: {server.base}/missing/\n  retries: 1\n")
+    write_params(tmp_path, {"data": {"source": f"{server.base}/missing/", "retries": 1}})
     done = _run_stage(tmp_path)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: could not download ")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from raw_folder import assert_complete, listing, snapshot, staging_left
+from support.paths import SAMPLE as SAMPLE_DIR
+from support.raw_folder import assert_complete, listing, snapshot, staging_left
 
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.sources import (
@@ -27,8 +28,6 @@ from mnistlab.core.sources import (
 from mnistlab.data import idx
 from mnistlab.data.download import download
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = REPO / "data" / "sample"
 FAST = dict(timeout=5.0, retries=1, progress=False, sample_dir=SAMPLE_DIR)
 
 

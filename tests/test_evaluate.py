@@ -2,14 +2,13 @@
 
 import json
 import runpy
-from pathlib import Path
 
 import numpy as np
+from support.paths import REPO
 
+from mnistlab.core.io import read_probabilities, read_split
 from mnistlab.evaluation.evaluate import confusion_rows, per_class, score
 from mnistlab.nn.model import build_mlp
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_report_tables():
@@ -49,6 +48,9 @@ def test_stage_writes_quality_and_speed_apart(prepared_dir, tmp_path):
     assert set(speed["mlp_adam-he"]) == {"n_params", "predict_images_per_second"}
     with np.load(out["proba"]) as data:
         assert data["mlp_sgd-he"].shape == (500, 10) and data["mlp_sgd-he"].dtype == np.float32
+    labels, proba = read_probabilities(out["proba"])  # the test labels travel with the probabilities
+    np.testing.assert_array_equal(labels, read_split(prepared_dir / "test.npz").y)
+    assert list(proba) == ["mlp_sgd-he", "mlp_adam-he"]
     assert sorted(p.name for p in out["confusion"].iterdir()) == ["mlp_adam-he.csv", "mlp_sgd-he.csv"]
     header = out["per-class"].read_text().splitlines()[0]
     assert header.startswith("model,digit,precision,recall")

@@ -4,21 +4,21 @@ transformer (shapes, fitted on training images only, skops, Pipeline), the stage
 import math
 import runpy
 import shutil
-from pathlib import Path
 
 import joblib
 import numpy as np
 import pytest
 import skops.io
 import torch
-import yaml
 from scipy import ndimage
 from skimage.filters import gabor_kernel as skimage_gabor_kernel
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
+from support.params import write_params
+from support.paths import REPO
 
 from mnistlab.core.errors import MnistlabError
-from mnistlab.core.params import GaborParams, load_params
+from mnistlab.core.params import load_params
 from mnistlab.data.prepare import load_split, scale
 from mnistlab.features.filters import extract_features, response_modulus
 from mnistlab.features.gabor import (
@@ -30,9 +30,8 @@ from mnistlab.features.gabor import (
     sigma_from_bandwidth,
 )
 from mnistlab.features.pca import fit_pca, project
-from mnistlab.reporting.plots import plot_confusion_pair, plot_filter_bank, plot_per_class_gain
-
-REPO = Path(__file__).resolve().parents[1]
+from mnistlab.reporting.figures import plot_confusion_pair, plot_per_class_gain
+from mnistlab.reporting.plots import plot_filter_bank
 
 
 def centre_crop(array: np.ndarray, size: int) -> np.ndarray:
@@ -248,7 +247,7 @@ BAD_PARAMS = [
 @pytest.mark.parametrize(("settings", "message"), BAD_PARAMS)
 def test_bad_params_name_the_key(tmp_path, settings, message):
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"gabor": settings}))
+    write_params(path, {"gabor": settings})
     with pytest.raises(MnistlabError) as error:
         load_params(path)
     assert message in str(error.value) and "\n" not in str(error.value)
@@ -258,10 +257,10 @@ def test_bad_params_name_the_key(tmp_path, settings, message):
 
 
 def test_params_defaults_match_the_transformer():
-    defaults = GaborParams().model_dump()
+    repo_params = load_params(REPO / "params.yaml").gabor
+    defaults = repo_params.model_dump()
     transformer = GaborFeatures().get_params()
     assert {key: transformer[key] for key in defaults} == {**defaults, "frequencies": (0.1, 0.2, 0.3)}
-    repo_params = load_params(REPO / "params.yaml").gabor
     assert GaborFeatures.from_params(repo_params).get_params()["pca_components"] is not None
 
 
@@ -286,7 +285,7 @@ def stage_args(params, prepared, out) -> list[str]:
 
 def test_stage_writes_features_transformer_and_filter_bank(prepared_dir, tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text("gabor:\n  pca_components: 50\n")
+    write_params(params, {"gabor": {"pca_components": 50}})
     stage_main()(stage_args(params, prepared_dir, tmp_path / "a"))
     sizes = {"train": 2000, "val": 500}
     for split, n in sizes.items():
@@ -314,7 +313,7 @@ def test_stage_writes_features_transformer_and_filter_bank(prepared_dir, tmp_pat
 
 def test_stage_bad_params_exit_with_one_line(prepared_dir, tmp_path, capsys):
     params = tmp_path / "params.yaml"
-    params.write_text("gabor:\n  orientations: 0\n")
+    write_params(params, {"gabor": {"orientations": 0}})
     with pytest.raises(SystemExit) as exited:
         stage_main()(stage_args(params, prepared_dir, tmp_path))
     assert exited.value.code == 2

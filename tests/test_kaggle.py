@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from support.paths import SAMPLE as SAMPLE_DIR
 
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.sources import (
@@ -25,8 +26,6 @@ from mnistlab.data import idx
 from mnistlab.data.download import download
 from mnistlab.data.kaggle import read_kaggle_csv
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = REPO / "data" / "sample"
 FAST = dict(timeout=5.0, retries=1, progress=False, sample_dir=SAMPLE_DIR)
 HEADER = ",".join(["label", *(f"pixel{i}" for i in range(784))])
 

@@ -2,7 +2,7 @@
 with one line, and its payload never runs (issue 10, item 1).
 
 Each malicious file carries a payload that would create a marker file if it ran; the test loads it
-through the one entry point (``mnistlab.core.registry.load_model``) and checks the error and that the
+through the one entry point (``mnistlab.models.registry.load_model``) and checks the error and that the
 marker does not exist. Sanity checks show that each payload is live when loaded the unsafe way.
 """
 
@@ -20,10 +20,11 @@ import pytest
 import torch
 
 from mnistlab.core.errors import MnistlabError
+from mnistlab.models.registry import load_model
 from mnistlab.models.svm import PixelFeatures, SVMModel, fit_svm, load_svm, save_svm
 
 try:
-    from mnistlab.core.registry import load_model
+    from mnistlab.models.registry import load_model
 except ImportError:  # before the registry: the older dispatcher
     from mnistlab.predictors import load_predictor as load_model
 
@@ -214,3 +215,20 @@ def test_pt_holding_a_plain_tensor(tmp_path):
     torch.save(torch.zeros(3), path)
     message = refused(path)
     assert "expected" in message, message
+
+
+def test_skops_file_of_the_old_package_layout_says_to_retrain(tiny_model, tmp_path):
+    """A model saved before the package moved into layers names mnistlab.svm.SVMModel: one line
+    saying to retrain, and nothing is built."""
+    with zipfile.ZipFile(tiny_model) as source:
+        entries = {name: source.read(name) for name in source.namelist()}
+    entries["schema.json"] = entries["schema.json"].replace(b"mnistlab.models.svm", b"mnistlab.svm")
+    old = tmp_path / "svm_pixels.skops"
+    with zipfile.ZipFile(old, "w") as target:
+        for name, content in entries.items():
+            target.writestr(name, content)
+    with pytest.raises(MnistlabError) as info:
+        load_model(old)
+    message = str(info.value)
+    assert "written by an older version of mnistlab" in message and "mnistlab.svm.SVMModel" in message
+    assert "`dvc repro`" in message and "\n" not in message

@@ -3,26 +3,26 @@
 import argparse
 import json
 import runpy
-from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
+from support.params import write_params
+from support.paths import REPO
 
 from mnistlab.core.errors import MnistlabError
-from mnistlab.core.params import AdamParams, MLPParams
-from mnistlab.core.registry import load_model
+from mnistlab.core.params import load_params
 from mnistlab.data.prepare import load_split
+from mnistlab.models.registry import load_model
 from mnistlab.nn import gradcheck
 from mnistlab.nn.layers import ShapeError
 from mnistlab.nn.model import build_mlp, load_network
 from mnistlab.nn.train import DivergenceError, random_shift, train_mlp
 
-REPO = Path(__file__).resolve().parents[1]
-SMALL = MLPParams(
-    hidden_sizes=[32], epochs=2, log_every_images=1280, dropout=0.0, max_shift=0,
-    adam=AdamParams(batch_size=64),
-)
+_MLP = load_params(REPO / "params.yaml").mlp
+SMALL = _MLP.model_copy(update={
+    "hidden_sizes": [32], "epochs": 2, "log_every_images": 1280, "dropout": 0.0, "max_shift": 0,
+    "adam": _MLP.adam.model_copy(update={"batch_size": 64}),
+})
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def run_stage(argv):
 
 
 def stage_args(tmp_path, prepared_dir, mlp_params, name):
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"mlp": mlp_params}))
+    write_params(tmp_path, {"mlp": mlp_params})
     return ["--params", str(tmp_path / "params.yaml"), "--train", str(prepared_dir / "train.npz"),
             "--val", str(prepared_dir / "val.npz"), "--model", str(tmp_path / f"models/{name}.npz"),
             "--metrics", str(tmp_path / f"metrics/train/{name}.json"),

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import check_plots_page
-from workspace import run
+from support.browser import check_plots_page
+from support.workspace import run
 
 
 @pytest.mark.slow

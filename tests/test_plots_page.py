@@ -2,7 +2,7 @@
 
 The end-to-end tests build a tiny DVC repository in a temporary folder (the repo's `.dvc/config` and
 `.dvc/plots/`, small CSV/TSV/JSON files, a PNG folder, a `plots:` section using every custom template
-and DVC's built-in `linear`), run DVC, and open the page in headless Chromium (tests/browser.py):
+and DVC's built-in `linear`), run DVC, and open the page in headless Chromium (tests/support/browser.py):
 every declared plot must draw, with no network request, also after the page is moved.
 They skip when Chromium is missing, except under CI=true where they fail.
 """
@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser import check_plots_page, render_page, require_chromium
 from PIL import Image
+from support.browser import check_plots_page, render_page, require_chromium
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 PLOTS_DIR = REPO / ".dvc" / "plots"
 CUSTOM_TEMPLATES = ("confusion_counts", "accuracy_ci", "overlay", "forest", "reliability")
 MODELS = ("mlp_adam-he", "torch_cnn", "svm_gabor")

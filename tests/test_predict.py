@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageOps, JpegImagePlugin
+from support.params import write_params
 
 from mnistlab.cli import predict
 from mnistlab.cli.images import MAX_PIXELS, MAX_SIDE, read_image, shrink
@@ -292,7 +293,7 @@ def test_large_dark_on_light_jpeg_and_text_output(svm_model, sample_test, tmp_pa
 def test_default_deskew_follows_params_yaml(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert default_deskew() is True  # no params.yaml: the pipeline's default
-    (tmp_path / "params.yaml").write_text("prepare:\n  deskew: false\n")
+    write_params(tmp_path, {"prepare": {"deskew": False}})
     assert default_deskew() is False
 
 

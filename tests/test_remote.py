@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workspace import BASELINE, run
+from support.workspace import BASELINE, run
 
 
 def locked_outputs(root: Path) -> list[str]:

@@ -8,35 +8,39 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
+from support.paths import REPO
 
 from mnistlab.core.errors import MnistlabError
-from mnistlab.core.io import save_npz, write_json
-from mnistlab.core.registry import load_model
-from mnistlab.data.prepare import Split, load_split
+from mnistlab.core.io import Split, read_split, write_json, write_probabilities
+from mnistlab.evaluation.calibration import reliability_bins
 from mnistlab.evaluation.evaluate import score
+from mnistlab.evaluation.robustness import corruption_strip
 from mnistlab.evidence.compare import compare_models, metrics_summary
 from mnistlab.features.gabor import make_bank
+from mnistlab.models.registry import MODELS, load_model
 from mnistlab.models.torch_models.models import build_model, default_sizes
 from mnistlab.models.torch_models.predictor import TorchPredictor, save_torch
 from mnistlab.nn.model import build_mlp
 from mnistlab.reporting import figures, plots, representations
 from mnistlab.reporting.figures import comparison_lines
 from mnistlab.reporting.report import (
+    CNN_MODEL,
     FIGURES,
     LEADERBOARD_COLUMNS,
+    SVM_GAIN_COLUMNS,
+    SVM_PAIR,
+    TWIN_MODEL,
     ReportInputs,
     best_model,
     embedding_2d,
     embedding_sample,
     label_count_table,
     leaderboard_rows,
-    read_proba,
     svm_gain_rows,
     write_report,
 )
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def synthetic(n: int = 120, seed: int = 0):
@@ -62,7 +66,7 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-# -- figures of mnistlab.reporting.plots ------------------------------------------------------------------------
+# -- figures of mnistlab.reporting.plots ---------------------------------------------------------------
 
 def test_image_figures(tmp_path):
     images, labels, proba = synthetic()
@@ -84,7 +88,7 @@ def test_label_distribution_and_confusion(tmp_path):
     counts = {"train": np.arange(10) + 50, "val": np.full(10, 5), "test": np.arange(10)[::-1] + 10}
     plots.plot_label_distribution(counts, tmp_path / "labels.png")
     _, labels, proba = synthetic()
-    plots.plot_confusion_matrix(labels, proba.argmax(axis=1), tmp_path / "confusion.png", title="m")
+    figures.plot_confusion_matrix(labels, proba.argmax(axis=1), tmp_path / "confusion.png", title="m")
     assert_png(tmp_path / "labels.png")
     assert_png(tmp_path / "confusion.png")
 
@@ -106,7 +110,7 @@ def test_embeddings_separate_classes(tmp_path, method):
     gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)[~np.eye(10, dtype=bool)]
     if method == "tsne":  # PCA's first two components cannot separate ten orthogonal clusters
         assert np.median(gaps) > 2 * spread
-    plots.plot_embedding(points, labels, tmp_path / f"{method}.png", title=method, axis_labels=axis_labels)
+    figures.plot_embedding(points, labels, tmp_path / f"{method}.png", title=method, axis_labels=axis_labels)
     assert_png(tmp_path / f"{method}.png")
 
 
@@ -123,7 +127,7 @@ def test_best_model():
 
 
 def test_label_counts_come_from_the_splits(prepared_dir):
-    splits = {name: load_split(prepared_dir / f"{name}.npz") for name in ("train", "val", "test")}
+    splits = {name: read_split(prepared_dir / f"{name}.npz") for name in ("train", "val", "test")}
     counts = label_count_table(splits)
     assert list(counts) == ["train", "val", "test"]
     for name, split in splits.items():
@@ -190,16 +194,14 @@ def test_comparison_lines_say_the_direction_only_when_decided():
     assert comparison_lines(None) == []
 
 
-def test_read_proba_checks_shapes(tmp_path):
-    save_npz(tmp_path / "p.npz", a=np.zeros((5, 10), np.float32))
-    assert read_proba(tmp_path / "p.npz", 5)["a"].dtype == np.float64
-    with pytest.raises(MnistlabError, match="expected \\(6, 10\\)"):
-        read_proba(tmp_path / "p.npz", 6)
-    with pytest.raises(MnistlabError, match="not found"):
-        read_proba(tmp_path / "missing.npz", 5)
+def test_models_of_the_figures_come_from_the_registry():
+    assert SVM_PAIR == ("svm_pixels", "svm_gabor") and SVM_GAIN_COLUMNS == ("digit", *SVM_PAIR, "gain")
+    assert (TWIN_MODEL, CNN_MODEL) == ("torch_mlp", "torch_cnn")
+    assert MODELS[TWIN_MODEL].twin and MODELS[CNN_MODEL].family == "torch"
+    assert FIGURES["curves_twin"] == "curves_numpy_vs_torch_mlp.png"  # the file name dvc.yaml lists
 
 
-# -- figures of mnistlab.reporting.figures and mnistlab.reporting.representations ----------------------------------------
+# -- figures of mnistlab.reporting.figures and mnistlab.reporting.representations -------------------------
 
 def write_curve(folder: Path, model: str, name: str, values) -> None:
     path = folder / model / "plots" / "metrics" / f"{name}.tsv"
@@ -218,6 +220,26 @@ def test_curves_are_read_and_overlaid(tmp_path):
     assert set(curves["m2"]) == {"val/error"} and curves["absent"] == {}
     figures.plot_curve_overlay({m: c for m, c in curves.items() if c}, tmp_path / "curves.png", "two models")
     assert_png(tmp_path / "curves.png")
+
+
+def test_reliability_diagram(tmp_path):
+    y = np.array([0, 1, 0, 0])
+    proba = np.array([[0.85, 0.15], [0.85, 0.15], [0.65, 0.35], [1.0, 0.0]])
+    rows = reliability_bins(y, proba, n_bins=10)
+    figures.plot_reliability({"a": rows, "b": rows[:1]}, tmp_path / "rel.png")
+    with Image.open(tmp_path / "rel.png") as image:
+        assert image.format == "PNG"
+
+
+def test_robustness_heatmap_and_corruption_strip(tmp_path):
+    table = {"m1": {"clean": 0.99, "rotation": 0.7, "mean_corruption_accuracy": 0.7},
+             "m2": {"clean": 0.95, "rotation": 0.2, "mean_corruption_accuracy": 0.2}}
+    figures.plot_robustness_heatmap(table, tmp_path / "heatmap.png")
+    assert_png(tmp_path / "heatmap.png")
+    images, labels, _ = synthetic(1)
+    strip = corruption_strip(images[0], {"rotation": [30, 60], "noise": [0.3]}, seed=0)
+    plots.plot_corruption_strip(strip, tmp_path / "strip.png", label=int(labels[0]))
+    assert_png(tmp_path / "strip.png")
 
 
 def test_first_layer_weights_feature_maps_and_unit_choice():
@@ -283,7 +305,14 @@ ARGS = ["--params", "params.yaml", "--train", "data/prepared/train.npz", "--val"
         "--models", "models", "--curves", "plots/curves", "--images", "plots/images",
         "--leaderboard", "plots/leaderboard.csv", "--svm-gain", "plots/svm_gain.csv",
         "--embedding-model", "models/mlp_adam-he.npz"]
-PARAMS = "report:\n  gallery_size: 9\n  embedding_samples: 60\ngabor:\n  frequencies: [0.15, 0.3]\n"
+
+
+def write_params(path: Path) -> None:
+    """The repository's params.yaml with small report settings and a two-frequency Gabor bank."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["report"].update(gallery_size=9, embedding_samples=60)
+    params["gabor"]["frequencies"] = [0.15, 0.3]
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def make_project(root: Path, prepared_dir: Path) -> None:
@@ -291,7 +320,7 @@ def make_project(root: Path, prepared_dir: Path) -> None:
     for split in ("train", "val", "test"):
         (root / "data/prepared").mkdir(parents=True, exist_ok=True)
         (root / f"data/prepared/{split}.npz").write_bytes((prepared_dir / f"{split}.npz").read_bytes())
-    (root / "params.yaml").write_text(PARAMS)
+    write_params(root / "params.yaml")
     build_mlp([16], rng=np.random.default_rng(0)).save(root / "models/mlp_adam-he.npz")
     torch.manual_seed(0)
     tiny_mlp = {"hidden_sizes": [16], "dropout": 0.0}
@@ -299,14 +328,14 @@ def make_project(root: Path, prepared_dir: Path) -> None:
                                             ("torch_mlp", "mlp", tiny_mlp, False)):
         save_torch(root / f"models/{name}.pt", build_model(builder, sizes, normalize),
                    {"model": name, "builder": builder, "sizes": sizes, "normalize": normalize})
-    test = load_split(root / "data/prepared/test.npz")
+    test = read_split(root / "data/prepared/test.npz")
     proba = {name: load_model(root / f"models/{name}.{suffix}").predict_proba(test.x)
              for name, suffix in (("mlp_adam-he", "npz"), ("torch_cnn", "pt"), ("torch_mlp", "pt"))}
     rng = np.random.default_rng(0)
     for name, right in (("svm_pixels", 0.9), ("svm_gabor", 0.95)):  # SVM stand-ins: probabilities only
         guess = np.where(rng.random(len(test.y)) < right, test.y, rng.integers(0, 10, len(test.y)))
         proba[name] = np.eye(10)[guess] * 0.9 + 0.01
-    save_npz(root / "data/evaluation/test_proba.npz", **{k: v.astype(np.float32) for k, v in proba.items()})
+    write_probabilities(root / "data/evaluation/test_proba.npz", test.y, proba)
     write_json(root / "metrics/test.json", {name: score(test.y, p) for name, p in proba.items()})
     write_json(root / "metrics/speed.json", {name: {"n_params": 10, "predict_images_per_second": 1e4}
                                              for name in proba})
@@ -370,11 +399,12 @@ def test_report_stage_without_evaluation_exits_2(tmp_path, monkeypatch, prepared
     (tmp_path / "data/prepared").mkdir(parents=True)
     for split in ("train", "val", "test"):
         (tmp_path / f"data/prepared/{split}.npz").write_bytes((prepared_dir / f"{split}.npz").read_bytes())
-    (tmp_path / "params.yaml").write_text("{}\n")
+    write_params(tmp_path / "params.yaml")
     with pytest.raises(SystemExit) as exit_info:
         run_stage(tmp_path, monkeypatch)
     assert exit_info.value.code == 2
-    assert "metrics/test.json: not found; run `dvc repro evaluate` first" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "metrics/test.json: not found" in err and "run `dvc repro evaluate` first" in err
 
 
 def test_gabor_bank_figures_draw_at_one_scale(tmp_path):

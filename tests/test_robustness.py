@@ -1,5 +1,6 @@
-"""Corruptions (mnistlab.evaluation.corruptions), their evaluation (mnistlab.evaluation.robustness) and the robustness stage,
-on real digits from data/sample."""
+"""Corruptions (mnistlab.evaluation.corruptions), their evaluation (mnistlab.evaluation.robustness),
+the paired table (mnistlab.evidence.robustness_pairs) and the robustness stage, on real digits from
+data/sample."""
 
 import importlib.util
 import json
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 from scipy import ndimage
+from support.paths import REPO, SAMPLE
 
 from mnistlab.core.errors import MnistlabError
 from mnistlab.data.prepare import deskew, scale
@@ -16,15 +18,14 @@ from mnistlab.evaluation import corruptions as C
 from mnistlab.evaluation.robustness import (
     CLEAN,
     conditions,
+    corruption_strip,
     curve_rows,
     evaluate_robustness,
     load_test_subset,
-    paired_tests,
     summary,
 )
+from mnistlab.evidence.robustness_pairs import PAIRED_COLUMNS, paired_tests, svm_pair
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "data" / "sample"
 RANDOM = [name for name, family in C.FAMILIES.items() if family.random]
 SMALL = {"rotation": [30, 60], "scale": [0.8], "noise": [0.3], "stroke": [-1, 1], "occlusion": [10]}
 
@@ -205,13 +206,30 @@ def test_evaluate_robustness_scores_every_model_on_every_condition(digits, centr
     assert rows["scale"][0] == {"model": "a", "severity": 0.8, "accuracy": scale_08}
 
 
+def test_corruption_strip_holds_every_severity_with_the_identity_first(digits):
+    x, _ = digits
+    strip = corruption_strip(x[0], {"rotation": [60, 30], "stroke": [1, -1]}, seed=0)
+    assert list(strip) == ["rotation", "stroke"]
+    assert [s for s, _ in strip["rotation"]] == [0.0, 30.0, 60.0]
+    assert [s for s, _ in strip["stroke"]] == [-1.0, 0.0, 1.0]
+    np.testing.assert_array_equal(strip["rotation"][0][1], x[0])  # the identity is the digit itself
+    np.testing.assert_array_equal(strip["rotation"][2][1], C.corrupt(x[:1], "rotation", 60, 0)[0])
+    assert all(image.shape == (28, 28) for row in strip.values() for _, image in row)
+    with pytest.raises(MnistlabError, match="unknown corruption 'zoom'"):
+        corruption_strip(x[0], {"zoom": [1.2]}, seed=0)
+
+
+def test_the_paired_svms_come_from_the_registry():
+    assert svm_pair() == ("svm_pixels", "svm_gabor")
+
+
 def test_paired_tests_compare_two_models_per_severity(digits, centroid):
-    pytest.importorskip("mnistlab.evidence.compare")  # TODO: mnistlab.evidence.compare is written by another helper
     x, y = digits
     result = evaluate_robustness({"svm_pixels": centroid, "svm_gabor": centroid}, x, y, SMALL, seed=0)
     rows = paired_tests(result, "svm_pixels", "svm_gabor", ("rotation", "scale"))
     assert [(r["corruption"], r["severity"]) for r in rows] == [CLEAN, ("rotation", 30), ("rotation", 60),
                                                                 ("scale", 0.8)]
+    assert all(tuple(r) == PAIRED_COLUMNS for r in rows)
     assert all(r["a_only"] == r["b_only"] == 0 and r["p_value"] == r["p_holm"] == 1.0 for r in rows)
     assert all(r["diff"] == r["low"] == r["high"] == 0.0 for r in rows)
     noisy = np.random.default_rng(0).random(result.correct["svm_gabor"].shape) < 0.5
@@ -253,7 +271,9 @@ def run_stage(tmp_path: Path, models: Path, monkeypatch, *extra: str) -> dict[st
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
     small = {"test_size": 300, "seed": 0, "corruptions": SMALL, "batch_size": 2000}
-    params = {"prepare": {"deskew": True}, "robustness": small}
+    params = yaml.safe_load((REPO / "params.yaml").read_text())  # every key, small robustness settings
+    params["prepare"]["deskew"] = True
+    params["robustness"] = small
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = {name: tmp_path / rel for name, rel in [
         ("metrics", "metrics/robustness.json"), ("plots", "plots/robustness"),
@@ -287,12 +307,11 @@ def test_stage_writes_every_output(tmp_path, sample_train, monkeypatch):
 
 
 def test_stage_compares_the_two_svms_on_rotation_and_scale(tmp_path, sample_train, monkeypatch):
-    pytest.importorskip("mnistlab.evidence.compare")
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator
     from sklearn.svm import SVC
 
-    from mnistlab.core.registry import model_file
+    from mnistlab.models.registry import model_file
     from mnistlab.models.svm import PixelFeatures, SVMModel, save_svm
 
     x, y = sample_train

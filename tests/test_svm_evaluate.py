@@ -1,13 +1,13 @@
 import numpy as np
 
-from mnistlab.core.registry import load_model as load_predictor
-from mnistlab.data.prepare import load_split
+from mnistlab.core.io import read_split
 from mnistlab.evaluation.evaluate import evaluate_model
+from mnistlab.models.registry import load_model as load_predictor
 from mnistlab.models.svm import PixelFeatures, SVMModel, fit_svm, save_svm
 
 
 def test_pixel_svm_learns_saves_and_evaluates(prepared_dir, tmp_path):
-    train, val, test = (load_split(prepared_dir / f"{s}.npz") for s in ("train", "val", "test"))
+    train, val, test = (read_split(prepared_dir / f"{s}.npz") for s in ("train", "val", "test"))
     front = PixelFeatures(14)
     classifier, metrics = fit_svm(front.transform(train.x), train.y, front.transform(val.x), val.y,
                                   C=5.0, gamma="scale")

@@ -6,12 +6,15 @@ import math
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
+from support.paths import REPO
 
 from mnistlab.cli.main import main as cli_main
 from mnistlab.core.errors import MnistlabError
-from mnistlab.evidence import sweep, sweep_report
+from mnistlab.evidence import sweep
 from mnistlab.evidence.sweep import (
+    CURVE_MODELS,
     Run,
     curve_quantities,
     drop_repeats,
@@ -26,7 +29,18 @@ from mnistlab.evidence.sweep import (
     updates_to_reach,
     varying_params,
 )
-from mnistlab.evidence.sweep_report import paired_tests, runs_from_json, summarize, t_summary
+from mnistlab.evidence.sweep_report import (
+    pair_comparisons,
+    paired_tests,
+    runs_from_json,
+    summarize,
+    t_summary,
+)
+from mnistlab.models.registry import MODELS
+from mnistlab.reporting import evidence_figures
+
+PARAMS = str(REPO / "params.yaml")
+SAVE_FIGURE = "mnistlab.reporting.evidence_figures.save_figure"
 
 PARAM_KEYS = {"seed", "prepare.train_size", "mlp.adam.lr", "mlp.adam.betas"}
 
@@ -154,9 +168,9 @@ def test_outputs_through_the_cli(tmp_path, monkeypatch):
         run.values[("mlp_sgd-random", "val_loss_roughness")] = 2 * rough
     monkeypatch.setattr(sweep, "read_runs", lambda *args, **kwargs: (runs, []))
     saved = {}
-    monkeypatch.setattr("mnistlab.reporting.plots.save_figure", lambda fig, path: saved.update(fig=fig, path=path))
+    monkeypatch.setattr(SAVE_FIGURE, lambda fig, path: saved.update(fig=fig, path=path))
     out = {name: tmp_path / f"sweep.{name}" for name in ("csv", "png", "md")}
-    assert cli_main(["sweep", "--csv", str(out["csv"]), "--figure", str(out["png"]),
+    assert cli_main(["sweep", "--params", PARAMS, "--csv", str(out["csv"]), "--figure", str(out["png"]),
                      "--report", str(out["md"]), "--out-dir", str(tmp_path / "lc")]) == 0
     assert (tmp_path / "lc" / "sweep.json").is_file()  # the one path not given goes to --out-dir
     with open(out["csv"]) as fh:
@@ -165,7 +179,10 @@ def test_outputs_through_the_cli(tmp_path, monkeypatch):
     assert "grouped by `prepare.train_size`" in text
     assert "\n\n- `prepare.train_size` is given as the number of training images each run used.\n" in text
     assert "![metric against the swept parameter](sweep.png)" in text
-    assert "| prepare.train_size=100 | He vs naive random init (SGD) | mlp_sgd-he | mlp_sgd-random |" in text
+    # the pairs and their questions are compare.pairs of params.yaml; the curve quantities are tested
+    # for the pairs of two models with curves
+    assert ("| prepare.train_size=100 | He vs naive random init (NumPy MLP, SGD) | mlp_sgd-he "
+            "| mlp_sgd-random | val_loss_roughness |") in text
     ax = saved["fig"].axes[0]
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "training images"  # a learning curve: always log x
     assert len(ax.get_legend().get_texts()) == 2
@@ -199,13 +216,13 @@ def test_read_runs_with_a_fake_dvc(tmp_path, monkeypatch):
 
 def test_plot_uses_log_x_beyond_tenfold_and_points_without_a_param(monkeypatch):
     saved = []
-    monkeypatch.setattr("mnistlab.reporting.plots.save_figure", lambda fig, path: saved.append(fig))
+    monkeypatch.setattr(SAVE_FIGURE, lambda fig, path: saved.append(fig))
     runs = runs_from_rows(select_rows(ROWS), PARAM_KEYS)
     for run in runs:
         run.params["prepare.train_size"] *= 10 if run.params["prepare.train_size"] > 100 else 0.1
     summary = summarize(runs)
-    sweep_report.plot_metric_vs_param(summary, "prepare.train_size", "accuracy", "unused.png")
-    sweep_report.plot_metric_vs_param(summary, None, "log_loss", "unused.png")
+    evidence_figures.plot_metric_vs_param(summary, "prepare.train_size", "accuracy", "unused.png")
+    evidence_figures.plot_metric_vs_param(summary, None, "log_loss", "unused.png")
     log_ax, point_ax = saved[0].axes[0], saved[1].axes[0]
     assert log_ax.get_xscale() == "log"
     assert [t.get_text() for t in point_ax.get_xticklabels()] == ["mlp_sgd-he", "mlp_sgd-random"]
@@ -266,8 +283,8 @@ def test_json_output_holds_runs_summary_and_tests(tmp_path, monkeypatch):
     runs = runs_from_rows(select_rows(ROWS), PARAM_KEYS)
     runs[0].values[("mlp_sgd-he", "updates_to_2pct")] = 900.0
     monkeypatch.setattr(sweep, "read_runs", lambda *args, **kwargs: (runs, ["dup"]))
-    monkeypatch.setattr("mnistlab.reporting.plots.save_figure", lambda fig, path: None)
-    assert cli_main(["sweep", "--out-dir", str(tmp_path / "seeds")]) == 0
+    monkeypatch.setattr(SAVE_FIGURE, lambda fig, path: None)
+    assert cli_main(["sweep", "--params", PARAMS, "--out-dir", str(tmp_path / "seeds")]) == 0
     assert sorted(p.name for p in (tmp_path / "seeds").iterdir()) == ["sweep.csv", "sweep.json", "sweep.md"]
     text = (tmp_path / "seeds" / "sweep.json").read_text()
     data = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
@@ -286,3 +303,48 @@ def test_json_output_holds_runs_summary_and_tests(tmp_path, monkeypatch):
     back = runs_from_json(data)
     assert [r.values for r in back] == [r.values for r in runs]
     assert [r.params for r in back] == [r.params for r in runs]
+
+
+def test_curve_models_are_the_registry_models_trained_with_the_mlp_params():
+    assert CURVE_MODELS == tuple(name for name, m in MODELS.items() if m.family == "numpy" or m.twin)
+    numpy_nets_and_twin = {"mlp_sgd-random", "mlp_sgd-he", "mlp_adam-random", "mlp_adam-he", "torch_mlp"}
+    assert numpy_nets_and_twin <= set(CURVE_MODELS)
+    assert not {"svm_pixels", "torch_cnn"} & set(CURVE_MODELS)
+
+
+def test_pair_comparisons_from_compare_pairs():
+    pairs = [{"question": "He vs random", "a": "mlp_sgd-he", "b": "mlp_sgd-random"},
+             {"question": "CNN vs FNN", "a": "torch_cnn", "b": "torch_fnn"},
+             {"question": "best", "a": "best_neural", "b": "best_classic"},
+             {"question": "twin", "a": "mlp_adam-he", "b": "torch_mlp"}]
+    got = [(c["question"], c["quantity"]) for c in pair_comparisons(pairs)]
+    curves = ["updates_to_5pct", "updates_to_3pct", "updates_to_2pct", "val_loss_roughness"]
+    assert got == ([("He vs random", "accuracy"), ("CNN vs FNN", "accuracy"), ("twin", "accuracy")]
+                   + [("He vs random", q) for q in curves] + [("twin", q) for q in curves])
+    assert pair_comparisons(pairs, curve_models=()) == [
+        {"question": q, "a": a, "b": b, "quantity": "accuracy"}
+        for q, a, b in [("He vs random", "mlp_sgd-he", "mlp_sgd-random"),
+                        ("CNN vs FNN", "torch_cnn", "torch_fnn"), ("twin", "mlp_adam-he", "torch_mlp")]]
+
+
+def test_the_command_tests_compare_pairs_at_compare_alpha_of_its_params(tmp_path, monkeypatch):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["compare"]["alpha"] = 0.1
+    params["compare"]["pairs"] = [{"question": "Only this", "a": "mlp_sgd-random", "b": "mlp_sgd-he"}]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    runs = runs_from_rows(select_rows(ROWS), PARAM_KEYS)
+    monkeypatch.setattr(sweep, "read_runs", lambda *args, **kwargs: (runs, []))
+    monkeypatch.setattr(SAVE_FIGURE, lambda fig, path: None)
+    # --params defaults to <repo>/params.yaml
+    assert cli_main(["sweep", "--repo", str(tmp_path), "--out-dir", str(tmp_path / "out")]) == 0
+    data = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert data["alpha"] == 0.1
+    assert {(t["question"], t["a"], t["b"]) for t in data["tests"]} == {("Only this", "mlp_sgd-random",
+                                                                         "mlp_sgd-he")}
+    summary = [r for r in data["summary"] if r["model"] == "mlp_sgd-he" and r["metric"] == "accuracy"]
+    assert summary[0]["ci_high"] - summary[0]["mean"] == pytest.approx(
+        stats.t.ppf(0.95, 1) * summary[0]["std"] / math.sqrt(2))  # a 90 % interval
+    (tmp_path / "params.yaml").write_text("compare: {alpha: 0.1}\n")
+    with pytest.raises(SystemExit) as err:
+        cli_main(["sweep", "--repo", str(tmp_path), "--out-dir", str(tmp_path / "bad")])
+    assert err.value.code == 2 and not (tmp_path / "bad").exists()

@@ -2,24 +2,23 @@
 
 import json
 import runpy
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from support.paths import REPO
 
 from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import Split, read_split
 from mnistlab.core.params import load_params
-from mnistlab.core.registry import load_model
-from mnistlab.data.prepare import Split, load_split
+from mnistlab.models.registry import check_params, load_model
 from mnistlab.models.torch_models.augment import Augmenter
 from mnistlab.models.torch_models.models import default_sizes
 from mnistlab.models.torch_models.predictor import load_torch, save_torch
 from mnistlab.models.torch_models.settings import TrainSettings, resolve_device, settings_from_params
 from mnistlab.models.torch_models.train import train_model
 
-REPO = Path(__file__).resolve().parents[1]
 STAGE = REPO / "stages" / "train_torch.py"
 train_torch_main = runpy.run_path(str(STAGE))["main"]
 
@@ -50,7 +49,7 @@ def test_seeded_training_step_is_reproducible(name):
 
 
 def test_one_epoch_on_the_sample_learns_and_round_trips(prepared_dir, tmp_path):
-    train, val = load_split(prepared_dir / "train.npz"), load_split(prepared_dir / "val.npz")
+    train, val = read_split(prepared_dir / "train.npz"), read_split(prepared_dir / "val.npz")
     run = settings("cnn", epochs=1, augment=Augmenter(10, 0.2, 0.5), schedule="onecycle", lr=3e-3)
     result = train_model(run, train, val)
     assert result.metrics["val_accuracy"] > 0.7  # chance is 0.1
@@ -62,6 +61,19 @@ def test_one_epoch_on_the_sample_learns_and_round_trips(prepared_dir, tmp_path):
     assert proba.shape == (len(val.y), 10) and predictor.n_params == 206_922
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
     assert np.isclose((proba.argmax(1) == val.y).mean(), result.metrics["val_accuracy"])
+
+
+def write_params(path, overrides: dict):
+    """The repository's params.yaml (every key) with ``overrides`` merged in, section by section;
+    a ``models`` mapping replaces the file's whole ``torch.models``."""
+    def merge(base: dict, new: dict) -> dict:
+        for key, value in new.items():
+            both_dicts = isinstance(value, dict) and isinstance(base.get(key), dict)
+            base[key] = merge(base[key], value) if both_dicts and key != "models" else value
+        return base
+
+    path.write_text(yaml.safe_dump(merge(yaml.safe_load((REPO / "params.yaml").read_text()), overrides)))
+    return path
 
 
 def run_stage(tmp_path, prepared_dir, model: str) -> None:
@@ -76,7 +88,7 @@ def test_stage_writes_model_metrics_and_twin_curves(prepared_dir, tmp_path):
     params = {"mlp": {"hidden_sizes": [32], "log_every_images": 640, "epochs": 1,
                       "adam": {"lr": 0.005, "batch_size": 64}},
               "torch": {"device": "cpu"}}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    write_params(tmp_path / "params.yaml", params)
     run_stage(tmp_path, prepared_dir, "torch_patchnet")
     metrics = json.loads((tmp_path / "metrics/train/torch_patchnet.json").read_text())
     expected = {"val_accuracy", "train_seconds", "n_params", "epochs", "best_update", "images_per_second"}
@@ -103,8 +115,8 @@ def test_settings_resolve_per_model_overrides(tmp_path):
                       "adam": {"lr": 0.002, "batch_size": 128}},
               "torch": {"epochs": 10, "schedule": "constant", "augment": {"enabled": True},
                         "models": {"cnn": {"epochs": 15, "schedule": "onecycle"},
-                                   "logreg": {"augment": False}}}}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+                                   "logreg": {"augment": False}, "fnn": {}}}}
+    write_params(tmp_path / "params.yaml", params)
     loaded = load_params(tmp_path / "params.yaml")
     cnn, fnn, logreg, mlp, patchnet = (settings_from_params(loaded, f"torch_{m}")
                                        for m in ("cnn", "fnn", "logreg", "mlp", "patchnet"))
@@ -120,9 +132,9 @@ def test_settings_resolve_per_model_overrides(tmp_path):
 
 
 def test_twins_have_no_torch_models_section(tmp_path):
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"torch": {"models": {"patchnet": {"epochs": 3}}}}))
+    path = write_params(tmp_path / "params.yaml", {"torch": {"models": {"patchnet": {"epochs": 3}}}})
     with pytest.raises(MnistlabError, match=r"torch\.models\.patchnet.*the twins read mlp"):
-        load_params(tmp_path / "params.yaml")
+        check_params(load_params(path), path)
 
 
 @pytest.mark.parametrize(
@@ -133,14 +145,14 @@ def test_twins_have_no_torch_models_section(tmp_path):
      ({"models": {"resnet": {}}}, "torch.models.resnet"), ({"device": "tpu"}, "torch.device")],
 )
 def test_bad_params_give_one_line_errors_naming_the_key(tmp_path, torch_params, key):
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"torch": torch_params}))
+    path = write_params(tmp_path / "params.yaml", {"torch": torch_params})
     with pytest.raises(MnistlabError, match=key) as err:
-        load_params(tmp_path / "params.yaml")
+        check_params(load_params(path), path)
     assert "\n" not in str(err.value)
 
 
 def test_unknown_model_in_the_stage_exits_with_one_line(tmp_path, capsys):
-    (tmp_path / "params.yaml").write_text("torch: {}\n")
+    write_params(tmp_path / "params.yaml", {})
     with pytest.raises(SystemExit) as exit_info:
         train_torch_main(["--model", "resnet", "--params", str(tmp_path / "params.yaml"), "--train", "t.npz",
                           "--val", "v.npz", "--out", "m.pt", "--metrics", "m.json", "--curves", "c"])

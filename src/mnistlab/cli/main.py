@@ -15,8 +15,8 @@ from mnistlab.core.errors import exit_on_user_error
 SUBCOMMANDS = {
     "predict": ("mnistlab.cli.predict", "classify image files with a trained model"),
     "gradcheck": ("mnistlab.nn.gradcheck", "check every NumPy layer's gradients by finite differences"),
-    "sweep": ("mnistlab.evidence.sweep", "summarise DVC experiments: means and intervals over seeds, paired tests"),
-    "claims": ("mnistlab.evidence.claims", "check other MNIST projects' claims: reports/claims.md"),
+    "sweep": ("mnistlab.cli.sweep", "summarise DVC experiments: means, intervals over seeds, paired tests"),
+    "claims": ("mnistlab.cli.claims", "check other MNIST projects' claims: reports/claims.md"),
 }
 
 

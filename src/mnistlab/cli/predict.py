@@ -51,7 +51,7 @@ from mnistlab.core.constants import IMAGE_SIZE, N_CLASSES
 from mnistlab.core.errors import MnistlabError
 
 # The one place the model loader is named (it raises MnistlabError, one line, for a bad file).
-from mnistlab.core.registry import load_model
+from mnistlab.models.registry import load_model
 
 #: Side of the box the digit is scaled into, pixels (MNIST).
 BOX_SIZE = 20

@@ -2,7 +2,18 @@
 
 Every output is written to a temporary file in the same folder, then renamed: a crash or a bad
 input never leaves a half-written file under its final name. Readers check what they read and
-raise :class:`~mnistlab.core.errors.MnistlabError` with one line naming the file.
+raise :class:`~mnistlab.core.errors.MnistlabError` with one line naming the file (and the stage
+to rerun); writers check what they are given and raise ``ValueError`` (a programming error).
+
+Pairs of this module:
+
+- JSON objects: :func:`write_json` / :func:`read_json`;
+- prepared splits (``data/prepared/{train,val,test}.npz``): :func:`write_split` / :func:`read_split`;
+- test probabilities (``data/evaluation/test_proba.npz``): :func:`write_probabilities` /
+  :func:`read_probabilities`;
+- skops models: :func:`dump_skops` / :func:`load_skops`;
+- CSV rows (:func:`write_csv`) and arrays (:func:`save_npz`), read by DVC and by the pipeline's
+  own readers above.
 """
 
 from __future__ import annotations
@@ -13,11 +24,13 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from mnistlab.core.constants import IMAGE_SIZE, N_CLASSES
 from mnistlab.core.errors import MnistlabError
 
 _UMASK = os.umask(0)
@@ -51,6 +64,48 @@ def write_json(path: str | os.PathLike, obj: object) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def read_json(path: str | os.PathLike, what: str, required: bool = True) -> dict | None:
+    """Read a JSON object, as :func:`write_json` writes it.
+
+    Parameters
+    ----------
+    path : str or path-like
+    what : str
+        What the file should hold and what writes it, for messages
+        (``"the compare stage's metrics (dvc repro compare)"``).
+    required : bool
+        When False, a missing file gives None instead of an error.
+
+    Returns
+    -------
+    dict or None
+        The object; None for a missing file that is not ``required``.
+
+    Raises
+    ------
+    MnistlabError
+        One line naming the file and ``what``: a missing required file, a file that cannot be read
+        as UTF-8 text, invalid JSON, or JSON whose top level is not an object.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if not required:
+            return None
+        raise MnistlabError(f"{path}: not found; expected {what}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise MnistlabError(f"{path}: cannot be read ({type(err).__name__}: {err}); expected {what}"
+                            ) from None
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise MnistlabError(f"{path}: not valid JSON ({err}); expected {what}") from None
+    if not isinstance(data, dict):
+        raise MnistlabError(f"{path}: holds a JSON {type(data).__name__}, expected an object: {what}")
+    return data
+
+
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     """Save arrays to an uncompressed ``.npz`` at ``path`` atomically."""
     with atomic_path(path) as tmp:
@@ -66,6 +121,188 @@ def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else [])
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _load_npz(path: Path, what: str, stage: str) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file (no pickles), or a one-line :class:`MnistlabError`."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise MnistlabError(f"{path}: not found; run `dvc repro {stage}` first") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise MnistlabError(f"{path}: not an .npz file of {what} ({err}); run `dvc repro {stage}` again"
+                            ) from None
+
+
+# -- prepared splits -----------------------------------------------------------------------------------
+
+class Split(NamedTuple):
+    """One prepared split (``data/prepared/<name>.npz``).
+
+    Attributes
+    ----------
+    x : ndarray of shape (N, 28, 28), float32 in [0, 1]
+    y : ndarray of shape (N,), uint8 in 0..9
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+def _labels_problem(y: np.ndarray) -> str | None:
+    """Why ``y`` is not a 1-D array of integer labels 0..9, or None when it is."""
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        return f"labels of shape {y.shape} and dtype {y.dtype}, expected (N,) integers"
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= N_CLASSES):
+        return f"labels from {int(y.min())} to {int(y.max())}, expected digits 0..{N_CLASSES - 1}"
+    return None
+
+
+def _split_problem(x: np.ndarray, y: np.ndarray) -> str | None:
+    """Why ``(x, y)`` is not a prepared split, or None when it is."""
+    side = (IMAGE_SIZE, IMAGE_SIZE)
+    if x.ndim != 3 or x.shape[1:] != side or not np.issubdtype(x.dtype, np.floating):
+        return f"x of shape {x.shape} and dtype {x.dtype}, expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}) floats"
+    if problem := _labels_problem(y):
+        return problem
+    if len(x) != len(y):
+        return f"{len(x)} images but {len(y)} labels"
+    if x.size and not (np.isfinite(x).all() and x.min() >= 0.0 and x.max() <= 1.0):
+        return "pixels outside [0, 1] (or not finite)"
+    return None
+
+
+def write_split(path: str | os.PathLike, split: Split) -> None:
+    """Write one prepared split to ``path`` (``.npz`` with arrays ``x`` and ``y``), atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``data/prepared/<name>.npz``.
+    split : Split
+        Images (N, 28, 28) float32 in [0, 1], labels (N,) uint8 0..9 (stored with these dtypes).
+
+    Raises
+    ------
+    ValueError
+        If ``split`` is not such a pair (nothing is written).
+    """
+    x, y = np.asarray(split.x), np.asarray(split.y)
+    if problem := _split_problem(x, y):
+        raise ValueError(f"{path}: not a prepared split: {problem}")
+    save_npz(path, x=x.astype(np.float32, copy=False), y=y.astype(np.uint8, copy=False))
+
+
+def read_split(path: str | os.PathLike) -> Split:
+    """Read a prepared split written by :func:`write_split` and check it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``data/prepared/train.npz``, ``val.npz`` or ``test.npz``.
+
+    Returns
+    -------
+    Split
+        ``x`` float32 (N, 28, 28) in [0, 1], ``y`` uint8 (N,) in 0..9.
+
+    Raises
+    ------
+    MnistlabError
+        One line naming the file: missing (run the prepare stage first), not an ``.npz``, without
+        arrays ``x`` and ``y``, or arrays of the wrong shape, type or range.
+    """
+    path = Path(path)
+    data = _load_npz(path, "a prepared split", "prepare")
+    if not {"x", "y"} <= data.keys():
+        raise MnistlabError(f"{path}: not a prepared split with arrays x and y (it holds "
+                            f"{', '.join(sorted(data)) or 'nothing'}); run `dvc repro prepare` again")
+    x, y = data["x"], data["y"]
+    if problem := _split_problem(x, y):
+        raise MnistlabError(f"{path}: not a prepared split: {problem}; run `dvc repro prepare` again")
+    return Split(x=x.astype(np.float32, copy=False), y=y.astype(np.uint8, copy=False))
+
+
+# -- test probabilities --------------------------------------------------------------------------------
+
+#: Key of the labels in the probabilities file; every other array is one model's probabilities.
+LABELS_KEY = "y"
+
+
+def write_probabilities(path: str | os.PathLike, y_true: np.ndarray, proba: Mapping[str, np.ndarray]) -> None:
+    """Write the test labels and each model's class probabilities to one ``.npz``, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``data/evaluation/test_proba.npz``.
+    y_true : ndarray of shape (N,), integers 0..9
+        Test labels, stored as uint8 under :data:`LABELS_KEY`.
+    proba : mapping of str to ndarray of shape (N, 10)
+        Model name -> probabilities, stored as float32 in the mapping's order.
+
+    Raises
+    ------
+    ValueError
+        If the labels are not (N,) digits, a model's array is not (N, 10), or a model is named
+        :data:`LABELS_KEY` (nothing is written).
+    """
+    y = np.asarray(y_true)
+    if problem := _labels_problem(y):
+        raise ValueError(f"{path}: {problem}")
+    arrays = {}
+    for name, p in proba.items():
+        p = np.asarray(p)
+        if name == LABELS_KEY or p.shape != (len(y), N_CLASSES):
+            raise ValueError(f"{path}: model {name!r}: probabilities of shape {p.shape}, expected "
+                             f"({len(y)}, {N_CLASSES}) under a name other than {LABELS_KEY!r}")
+        arrays[name] = p.astype(np.float32)
+    save_npz(path, **{LABELS_KEY: y.astype(np.uint8)}, **arrays)
+
+
+def read_probabilities(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Read the file of :func:`write_probabilities` and check every shape.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``data/evaluation/test_proba.npz``.
+
+    Returns
+    -------
+    y : ndarray of shape (N,), int64 in 0..9
+        Test labels.
+    proba : dict of str to ndarray of shape (N, 10), float64
+        Model name -> class probabilities, in the order written (the registry's).
+
+    Raises
+    ------
+    MnistlabError
+        One line naming the file: missing or unreadable, without labels or without any model,
+        labels that are not (N,) digits 0..9, or a model's array that is not finite of shape (N, 10).
+    """
+    path = Path(path)
+    data = _load_npz(path, "test probabilities", "evaluate")
+    if LABELS_KEY not in data:
+        raise MnistlabError(f"{path}: no array {LABELS_KEY!r} of test labels (an older format?); "
+                            "run `dvc repro evaluate` again")
+    y = data.pop(LABELS_KEY)
+    if problem := _labels_problem(y):
+        raise MnistlabError(f"{path}: {problem}; run `dvc repro evaluate` again")
+    if not data:
+        raise MnistlabError(f"{path}: no model's probabilities in the file; run `dvc repro evaluate`")
+    proba = {}
+    for name, p in data.items():
+        if p.shape != (len(y), N_CLASSES) or not np.issubdtype(p.dtype, np.floating):
+            raise MnistlabError(f"{path}: model {name} has probabilities of shape {p.shape} ({p.dtype}), "
+                                f"expected ({len(y)}, {N_CLASSES}) floats for its {len(y)} labels; "
+                                "run `dvc repro evaluate` again")
+        if not np.isfinite(p).all():
+            raise MnistlabError(f"{path}: model {name} has non-finite probabilities; "
+                                "run `dvc repro evaluate` again")
+        proba[name] = p.astype(np.float64)
+    return y.astype(np.int64), proba
 
 
 def _normalized_zip(data: bytes) -> bytes:
@@ -151,6 +388,13 @@ def load_skops(path: str | os.PathLike, expected: type, what: str, trusted: list
         untrusted = set(skops.io.get_untrusted_types(file=path)) - set(trusted)
     except Exception as err:  # zipfile, json and skops raise many kinds for a file that is not theirs
         raise MnistlabError(f"{path}: not a skops file ({type(err).__name__}: {err})") from None
+    classes = {name.rsplit(".", 1)[-1] for name in trusted}
+    # the same classes under the module paths of an older layout of the package
+    moved = sorted(name for name in untrusted
+                   if name.startswith("mnistlab.") and name.rsplit(".", 1)[-1] in classes)
+    if moved:
+        raise MnistlabError(f"{path}: written by an older version of mnistlab (it names "
+                            f"{', '.join(moved)}); retrain it with `dvc repro`")
     if untrusted:
         raise MnistlabError(f"{path}: not loaded, it holds types mnistlab does not trust: "
                             f"{', '.join(sorted(untrusted))}")

@@ -1,9 +1,16 @@
 """Typed, validated view of ``params.yaml``.
 
+params.yaml is the only place a value lives: the models below declare types and bounds, never
+defaults, so a key missing from the file is an error naming it (the per-model overrides of
+``torch.models.<variant>`` are the one exception: an absent override means "use ``torch.*``").
 ``dvc exp run -S key=value`` writes values that may arrive as strings ("10", "true"): pydantic's
-lax mode casts them to the declared types. Unknown keys and bad values raise
-:class:`~mnistlab.core.errors.MnistlabError` with one line naming the key, the value and what is allowed.
+lax mode casts them to the declared types. Unknown keys, missing keys, non-finite numbers and
+values out of bounds raise :class:`~mnistlab.core.errors.MnistlabError` with one line naming the
+key, the value and what is allowed. Checks between fields are model validators.
 
+Loading params imports no statistics or machine-learning library, nor the model registry
+(tests/test_architecture.py): model names in params are checked against the registry by
+:func:`mnistlab.models.registry.check_params`, which the validate stage runs after loading.
 Each section below belongs to one stage family; a stage reads only its own section(s).
 """
 
@@ -23,6 +30,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from mnistlab.core.constants import IMAGE_SIZE
@@ -31,7 +39,15 @@ from mnistlab.core.sources import SOURCE_NAMES
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
-Seed = Annotated[int, Field(ge=0)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]  # fits every generator's seed here
+LearningRate = Annotated[float, Field(gt=0, le=10)]  # above 10 every network here diverges
+Epochs = Annotated[int, Field(gt=0, le=1000)]
+BatchSize = Annotated[int, Field(gt=0, le=65536)]
+#: The widest hidden layer accepted: 16,384 units keep a 784 x 16,384 float32 weight matrix at 51 MB.
+MAX_WIDTH = 16384
+Width = Annotated[int, Field(gt=0, le=MAX_WIDTH)]
+#: Fewest images a stratified count may ask for: one per digit.
+MIN_COUNT = 10
 
 
 def _count_or_fraction(value):
@@ -51,14 +67,15 @@ def _count_or_fraction(value):
     if isinstance(value, float) and not 0 < value < 1:
         raise ValueError("expected a count (an integer >= 1, written without a decimal point) or a "
                          "fraction strictly between 0 and 1")
-    if isinstance(value, int) and value < 1:
-        raise ValueError("expected a count (an integer >= 1) or a fraction strictly between 0 and 1")
+    if isinstance(value, int) and value < MIN_COUNT:
+        raise ValueError(f"expected a count of at least {MIN_COUNT} images (one per digit, to stratify) "
+                         "or a fraction strictly between 0 and 1")
     return value
 
 
-# A subset size: a count (int >= 1) or a fraction of the available images (0 < float < 1).
+# A subset size: a count (int >= 10) or a fraction of the available images (0 < float < 1).
 SizeOrFraction = Annotated[
-    Annotated[int, Field(ge=1, strict=True)] | Annotated[float, Field(gt=0, lt=1, strict=True)],
+    Annotated[int, Field(ge=MIN_COUNT, strict=True)] | Annotated[float, Field(gt=0, lt=1, strict=True)],
     BeforeValidator(_count_or_fraction),
 ]
 
@@ -80,153 +97,140 @@ Resolution = Annotated[int, _one_of(14, 28)]
 class Section(BaseModel):
     """Base of every params section: unknown keys are errors, values are cast from strings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-KNOWN_SOURCES = SOURCE_NAMES  # mnist, fashion-mnist, sample
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DataParams(Section):
-    """``data``: where the four IDX files come from (see ``mnistlab.core.sources``)."""
+    """``data``: where the four IDX files come from (see :mod:`mnistlab.core.sources`)."""
 
-    source: str = "mnist"
-    csv_test_size: SizeOrFraction = 0.2  # Kaggle CSV only: stratified test part (count or fraction)
-    timeout: PositiveFloat = 20.0  # seconds, per connect/read
-    retries: Annotated[int, Field(ge=0, le=5)] = 2  # extra attempts per mirror, with exponential backoff
-    seed: Seed = 0  # Kaggle CSV only: seed of the test split
+    source: str
+    csv_test_size: SizeOrFraction  # Kaggle CSV only: stratified test part (count or fraction)
+    timeout: Annotated[float, Field(gt=0, le=600)]  # seconds, per connect/read
+    retries: Annotated[int, Field(ge=0, le=5)]  # extra attempts per mirror, with exponential backoff
+    seed: Seed  # Kaggle CSV only: seed of the test split
 
     @field_validator("source")
     @classmethod
     def _known_source(cls, value: str) -> str:
-        if value in KNOWN_SOURCES or value.split("://", 1)[0].lower() in ("http", "https", "file"):
+        if value in SOURCE_NAMES or value.split("://", 1)[0].lower() in ("http", "https", "file"):
             return value
         path = Path(os.path.expanduser(value))
         if path.is_dir() or (path.is_file() and path.suffix.lower() == ".csv"):
             return value
         raise ValueError(
-            f"expected one of {', '.join(KNOWN_SOURCES)}, an http(s):// or file:// URL of a folder, "
+            f"expected one of {', '.join(SOURCE_NAMES)}, an http(s):// or file:// URL of a folder, "
             "or an existing folder of the four IDX files or a Kaggle-layout .csv file"
         )
 
 
 class PrepareParams(Section):
-    """``prepare``: scaling, stratified train/validation split, optional subsets, deskewing."""
+    """``prepare``: first-N limit, scaling, stratified train/validation split, subsets, deskewing.
 
-    val_size: SizeOrFraction = 0.1
-    train_size: SizeOrFraction | None = None
-    test_size: SizeOrFraction | None = None
-    deskew: bool = True
-    seed: Seed = 0
+    ``train_limit`` keeps the first N training images of the source in file order, before the
+    split: with the official MNIST files, ``train_limit: 19690`` gives the committed results' data.
+    """
+
+    train_limit: Annotated[int, Field(ge=MIN_COUNT)] | None
+    val_size: SizeOrFraction
+    train_size: SizeOrFraction | None
+    test_size: SizeOrFraction | None
+    deskew: bool
+    seed: Seed
 
 
 class GaborParams(Section):
-    """``gabor``: the filter bank and the feature pipeline (``mnistlab.features.gabor``).
+    """``gabor``: the filter bank and the feature pipeline (:mod:`mnistlab.features.gabor`).
 
-    Fields are validated in order, so the checks of ``kernel_size``, ``pool`` and
-    ``pca_components`` can use the fields above them (all sizes in pixels of the filtered image).
+    All sizes in pixels of the filtered image; the checks between them are one model validator.
     """
 
-    orientations: PositiveInt = 6  # evenly spaced in [0, pi) radians
-    frequencies: Annotated[list[Annotated[float, Field(gt=0, lt=0.5)]], Field(min_length=1)] = [
-        0.1, 0.2, 0.3
-    ]  # cycles per pixel, below the Nyquist limit 0.5
-    bandwidth: PositiveFloat = 1.0  # octaves; sigma = 0.562 / frequency for 1 octave
-    sigma: PositiveFloat | None = None  # pixels, the same for every filter; None: from bandwidth
-    resolution: Resolution = 28
-    kernel_size: PositiveInt = 13  # pixels, odd, at most the resolution
-    stride: PositiveInt = 2  # sampling step of the response moduli, pixels
-    pool: PositiveInt = 4  # average pooling window, pixels, a multiple of stride
-    standardize: bool = False
-    pca_components: PositiveInt | None = 100  # exact PCA (covariance eigendecomposition): no seed
+    orientations: Annotated[int, Field(gt=0, le=64)]  # evenly spaced in [0, pi) radians
+    # cycles per pixel, below the Nyquist limit 0.5
+    frequencies: Annotated[list[Annotated[float, Field(gt=0, lt=0.5)]], Field(min_length=1, max_length=16)]
+    bandwidth: Annotated[float, Field(gt=0, le=8)]  # octaves; sigma = 0.562 / frequency for 1 octave
+    sigma: Annotated[float, Field(gt=0, le=28)] | None  # pixels, every filter; None: from bandwidth
+    resolution: Resolution
+    kernel_size: PositiveInt  # pixels, odd, at most the resolution
+    stride: PositiveInt  # sampling step of the response moduli, pixels
+    pool: PositiveInt  # average pooling window, pixels, a multiple of stride
+    standardize: bool
+    pca_components: PositiveInt | None  # exact PCA (covariance eigendecomposition): no seed
 
-    @field_validator("kernel_size")
-    @classmethod
-    def _kernel_fits(cls, value: int, info) -> int:
-        if value % 2 == 0:
-            raise ValueError("expected an odd kernel size (the kernel is centred on a pixel)")
-        resolution = info.data.get("resolution")
-        if resolution is not None and value > resolution:
-            raise ValueError(f"kernel larger than the {resolution}x{resolution} images (gabor.resolution)")
-        return value
-
-    @field_validator("pool")
-    @classmethod
-    def _pool_fits(cls, value: int, info) -> int:
-        resolution, stride = info.data.get("resolution"), info.data.get("stride")
-        if resolution is not None and value > resolution:
-            raise ValueError(f"pooling window larger than the {resolution}x{resolution} images")
-        if stride is not None and value % stride:
-            raise ValueError(f"expected a multiple of gabor.stride = {stride}")
-        return value
-
-    @field_validator("pca_components")
-    @classmethod
-    def _pca_fits(cls, value: int | None, info) -> int | None:
-        needed = ("orientations", "frequencies", "resolution", "stride", "pool")
-        if value is None or any(key not in info.data for key in needed):
-            return value
-        d = info.data
-        cells = math.ceil(math.ceil(d["resolution"] / d["stride"]) / (d["pool"] // d["stride"]))
-        n_features = d["orientations"] * len(d["frequencies"]) * cells**2
-        if value > n_features:
-            raise ValueError(f"above the {n_features} Gabor features (filters x {cells}x{cells} cells)")
-        return value
+    @model_validator(mode="after")
+    def _sizes_fit(self) -> GaborParams:
+        if self.kernel_size % 2 == 0:
+            raise _field_error("kernel_size", self.kernel_size,
+                               "expected an odd kernel size (the kernel is centred on a pixel)")
+        if self.kernel_size > self.resolution:
+            raise _field_error("kernel_size", self.kernel_size, f"kernel larger than the "
+                               f"{self.resolution}x{self.resolution} images (gabor.resolution)")
+        if self.pool > self.resolution:
+            raise _field_error("pool", self.pool, f"pooling window larger than the "
+                               f"{self.resolution}x{self.resolution} images")
+        if self.pool % self.stride:
+            raise _field_error("pool", self.pool, f"expected a multiple of gabor.stride = {self.stride}")
+        cells = math.ceil(math.ceil(self.resolution / self.stride) / (self.pool // self.stride))
+        n_features = self.orientations * len(self.frequencies) * cells**2
+        if self.pca_components is not None and self.pca_components > n_features:
+            raise _field_error("pca_components", self.pca_components,
+                               f"above the {n_features} Gabor features (filters x {cells}x{cells} cells)")
+        return self
 
 
 class SVMParams(Section):
-    """``svm``: RBF SVMs on raw pixels and Gabor features (``mnistlab.models.svm``).
+    """``svm``: RBF SVMs on raw pixels and Gabor features (:mod:`mnistlab.models.svm`).
 
     ``method``: ``exact`` (libsvm's ``SVC``, quadratic or worse in the training images) or
     ``nystroem`` (``n_components`` Nystroem features of the same RBF kernel + a linear SVM, for
     training sets of hundreds of thousands of images).
     """
 
-    method: Literal["exact", "nystroem"] = "exact"
-    C: PositiveFloat = 5.0
-    gamma: Literal["scale", "auto"] | PositiveFloat = "scale"
-    resolution: Resolution = 14
-    train_size: SizeOrFraction | None = None
-    n_components: PositiveInt = 2000  # nystroem only: landmarks of the kernel approximation
+    method: Literal["exact", "nystroem"]
+    C: Annotated[float, Field(gt=0, le=1e6)]
+    gamma: Literal["scale", "auto"] | Annotated[float, Field(gt=0, le=1e3)]
+    resolution: Resolution
+    train_size: SizeOrFraction | None
+    n_components: Annotated[int, Field(gt=0, le=50000)]  # nystroem only: landmarks of the approximation
 
 
 class SGDParams(Section):
     """``mlp.sgd``: plain minibatch SGD, optionally with heavy-ball momentum (``torch.optim.SGD``)."""
 
-    lr: PositiveFloat = 0.1
-    batch_size: PositiveInt = 32
-    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    lr: LearningRate
+    batch_size: BatchSize
+    momentum: Annotated[float, Field(ge=0, lt=1)]
 
 
 class AdamParams(Section):
-    """``mlp.adam``: Adam with bias correction (``torch.optim.Adam``)."""
+    """``mlp.adam``: Adam with bias correction (``torch.optim.Adam``; Kingma and Ba 2015)."""
 
-    lr: PositiveFloat = 2e-3
-    batch_size: PositiveInt = 128
-    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.9, 0.999)
-    eps: PositiveFloat = 1e-8
+    lr: LearningRate
+    batch_size: BatchSize
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]]
+    eps: Annotated[float, Field(gt=0, le=1)]
 
 
 class MLPParams(Section):
-    """``mlp``: the from-scratch NumPy network (``mnistlab.nn``), trained by ``train_mlp``.
+    """``mlp``: the from-scratch NumPy network (:mod:`mnistlab.nn`), trained by ``train_mlp``.
 
     The same architecture, epochs, regularisation and schedule serve both optimizers; each
     optimizer has its own learning rate and batch size.
     """
 
-    hidden_sizes: Annotated[list[PositiveInt], Field(min_length=1)] = [512]  # [] would be a linear model
-    embedding: bool = False
-    patch_size: PositiveInt = 4
-    embed_channels: PositiveInt = 8
-    epochs: PositiveInt = 15
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3
-    weight_decay: Annotated[float, Field(ge=0)] = 0.0
-    lr_decay: Annotated[float, Field(gt=0, le=1)] = 0.8
-    lr_decay_every: PositiveInt = 5  # epochs
-    random_std: PositiveFloat = 0.01  # std of the naive "random" initialiser
-    log_every_images: PositiveInt = 12800  # training images between curve points, any batch size
-    max_shift: Annotated[int, Field(ge=0, le=4)] = 1  # random translation of training images, pixels
-    sgd: SGDParams = SGDParams()
-    adam: AdamParams = AdamParams()
+    hidden_sizes: Annotated[list[Width], Field(min_length=1, max_length=16)]  # [] would be a linear model
+    embedding: bool
+    patch_size: PositiveInt
+    embed_channels: Annotated[int, Field(gt=0, le=1024)]
+    epochs: Epochs
+    dropout: Annotated[float, Field(ge=0, lt=1)]
+    weight_decay: Annotated[float, Field(ge=0, le=1)]
+    lr_decay: Annotated[float, Field(gt=0, le=1)]
+    lr_decay_every: PositiveInt  # epochs
+    random_std: Annotated[float, Field(gt=0, le=10)]  # std of the naive "random" initialiser
+    log_every_images: PositiveInt  # training images between curve points, any batch size
+    max_shift: Annotated[int, Field(ge=0, le=4)]  # random translation of training images, pixels
+    sgd: SGDParams
+    adam: AdamParams
 
     def updates_between_points(self, batch_size: int) -> int:
         """``log_every_images`` in updates of ``batch_size`` images (rounded, at least 1): the
@@ -243,162 +247,180 @@ class MLPParams(Section):
 
 
 class AugmentParams(Section):
-    """``torch.augment``: random transforms of training batches (``mnistlab.models.torch_models.augment``)."""
+    """``torch.augment``: random transforms of training batches (``models.torch_models.augment``)."""
 
-    enabled: bool = True
-    rotation_degrees: Annotated[float, Field(ge=0, le=180)] = 10.0  # uniform in [-d, d]
-    perspective_distortion: Annotated[float, Field(ge=0, le=1)] = 0.2  # torchvision's distortion_scale
-    perspective_p: Annotated[float, Field(ge=0, le=1)] = 0.5  # probability per image
-    max_shift: Annotated[int, Field(ge=0, le=4)] = 0  # random whole-pixel translations, pixels
+    enabled: bool
+    rotation_degrees: Annotated[float, Field(ge=0, le=180)]  # uniform in [-d, d]
+    perspective_distortion: Annotated[float, Field(ge=0, le=1)]  # torchvision's distortion_scale
+    perspective_p: Annotated[float, Field(ge=0, le=1)]  # probability per image
+    max_shift: Annotated[int, Field(ge=0, le=4)]  # random whole-pixel translations, pixels
 
 
 TorchSchedule = Literal["constant", "cosine", "onecycle"]
 
 
-def _registered_torch_model(name: str) -> str:
-    # imported here: the registry is the validate stage's dependency, not every stage's (dvc.yaml)
-    from mnistlab.core.registry import torch_variants
-
-    known = torch_variants(twins=False)
-    if name not in known:
-        hint = " (the twins read mlp.*)" if name in torch_variants(twins=True) else ""
-        raise ValueError(f"unknown PyTorch model{hint}, expected one of {', '.join(known)} "
-                         "(mnistlab.core.registry)")
-    return name
-
-
-TorchVariant = Annotated[str, AfterValidator(_registered_torch_model)]
-
-
 class TorchModelParams(Section):
-    """``torch.models.<variant>``: per-model overrides of the ``torch`` defaults (``None``: the default)."""
+    """``torch.models.<variant>``: per-model overrides of the ``torch`` values; an absent key means
+    "no override" (the only optional keys of params.yaml)."""
 
-    epochs: PositiveInt | None = None
-    lr: PositiveFloat | None = None
-    batch_size: PositiveInt | None = None
+    epochs: Epochs | None = None
+    lr: LearningRate | None = None
+    batch_size: BatchSize | None = None
     schedule: TorchSchedule | None = None
-    weight_decay: Annotated[float, Field(ge=0)] | None = None
+    weight_decay: Annotated[float, Field(ge=0, le=1)] | None = None
     normalize: bool | None = None
     augment: bool | None = None  # switch torch.augment on or off for this model
 
 
 class TorchParams(Section):
-    """``torch``: the PyTorch models that are not twins of the NumPy net (``mnistlab.models.torch_models``).
+    """``torch``: the PyTorch models that are not twins of the NumPy net (``models.torch_models``).
 
-    The twins (``torch_patchnet``, ``torch_mlp``) read ``mlp.*`` only.
+    The twins (registry specs with ``twin=True``) read ``mlp.*`` only.
     """
 
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    epochs: PositiveInt = 10
-    batch_size: PositiveInt = 64
-    lr: PositiveFloat = 3e-3  # Adam; the peak rate of the onecycle schedule
-    schedule: TorchSchedule = "onecycle"
-    weight_decay: Annotated[float, Field(ge=0)] = 0.0  # L2 penalty on weights (not biases)
-    normalize: bool = True  # MNIST mean 0.1307, std 0.3081
-    augment: AugmentParams = AugmentParams()
-    # one entry per PyTorch model of the registry that is not a twin (a missing one: no overrides)
-    models: dict[TorchVariant, TorchModelParams] = {
-        "logreg": TorchModelParams(augment=False), "fnn": TorchModelParams(),
-        "cnn": TorchModelParams(epochs=10, batch_size=128),
-    }
+    device: Literal["auto", "cpu", "cuda"]
+    epochs: Epochs
+    batch_size: BatchSize
+    lr: LearningRate  # Adam; the peak rate of the onecycle schedule
+    schedule: TorchSchedule
+    weight_decay: Annotated[float, Field(ge=0, le=1)]  # L2 penalty on weights (not biases)
+    normalize: bool  # MNIST mean 0.1307, std 0.3081
+    augment: AugmentParams
+    # one entry per PyTorch model of the registry that is not a twin; the names are checked
+    # against the registry by mnistlab.models.registry.check_params (the validate stage)
+    models: dict[str, TorchModelParams]
+
+
+def _severities(low: float, high: float):
+    """Severities of one corruption family: a non-empty list of numbers in [low, high]."""
+    return Annotated[list[Annotated[float, Field(ge=low, le=high)]], Field(min_length=1, max_length=20)]
+
+
+class CorruptionParams(Section):
+    """``robustness.corruptions``: family -> severities in its unit (:mod:`mnistlab.evaluation.corruptions`).
+
+    A family left out is not run; at least one family is needed. Bounds: the range in which each
+    family's severity keeps a recognisable digit on a 28x28 canvas.
+    """
+
+    rotation: _severities(0, 180) | None = None  # degrees, random direction
+    translation: _severities(0, 14) | None = None  # pixels, random direction
+    scale: _severities(0.25, 3) | None = None  # zoom factor about the centre
+    shear: _severities(0, 2) | None = None  # tangent of the shear angle, random direction
+    noise: _severities(0, 1) | None = None  # Gaussian std, pixel units
+    blur: _severities(0, 5) | None = None  # Gaussian sigma, pixels
+    stroke: _severities(-3, 4) | None = None  # stroke width change, pixels
+    occlusion: _severities(0, 28) | None = None  # side of a blanked square, pixels
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> CorruptionParams:
+        if not self.families():
+            names = ", ".join(type(self).model_fields)
+            raise ValueError(f"expected at least one corruption family of {names}")
+        return self
+
+    def families(self) -> dict[str, list[float]]:
+        """Family -> severities, for the families present, in params.yaml's order of fields."""
+        return {name: list(value) for name, value in self if value is not None}
 
 
 class RobustnessParams(Section):
-    """``robustness``: MNIST-C-style corruptions of test digits (``mnistlab.evaluation.corruptions``)."""
+    """``robustness``: corruptions of test digits (:mod:`mnistlab.evaluation.corruptions`)."""
 
-    test_size: SizeOrFraction | None = 2000  # stratified subset of the test images
-    seed: Seed = 0  # subset and random corruptions; apart from the training seed on purpose
-    corruptions: dict[str, list[float]] = Field(default_factory=lambda: {
-        name: list(severities) for name, severities in _default_corruptions().items()})
-    batch_size: PositiveInt = 8192  # images per predict_proba call
-
-    @field_validator("corruptions")
-    @classmethod
-    def _known_corruptions(cls, value: dict) -> dict:
-        from mnistlab.evaluation.corruptions import corruption_problem
-
-        for name, severities in value.items():
-            if problem := corruption_problem(name, severities):
-                raise ValueError(problem)
-        return value
-
-
-def _default_corruptions() -> dict:
-    from mnistlab.evaluation.corruptions import DEFAULT_CORRUPTIONS
-
-    return DEFAULT_CORRUPTIONS
+    test_size: SizeOrFraction | None  # stratified subset of the test images
+    seed: Seed  # subset and random corruptions; apart from the training seed on purpose
+    corruptions: CorruptionParams
+    batch_size: BatchSize  # images per predict_proba call
 
 
 class ReportParams(Section):
     """``report``: the figures of the report stage (galleries, embeddings)."""
 
-    embedding_samples: PositiveInt = 2000
-    gallery_size: PositiveInt = 36
-    seed: Seed = 0
+    embedding_samples: Annotated[int, Field(gt=0, le=20000)]  # t-SNE is quadratic in these
+    gallery_size: Annotated[int, Field(gt=0, le=400)]  # images per gallery figure
+    seed: Seed
 
 
 class ComparePair(Section):
     """One question of ``compare.pairs``: is model ``a`` better than model ``b`` on the test set?"""
 
     question: Annotated[str, Field(min_length=1)]
-    a: str  # a model name (mnistlab.core.registry) or best_neural / best_classic
-    b: str
+    # a model name or best_neural / best_classic: checked against mnistlab.models.registry by its
+    # check_params (the validate stage)
+    a: Annotated[str, Field(min_length=1)]
+    b: Annotated[str, Field(min_length=1)]
 
-    @field_validator("a", "b")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        from mnistlab.core.registry import MODELS
-        from mnistlab.evidence.compare import BEST_ALIASES
-
-        if value not in MODELS and value not in BEST_ALIASES:
-            raise ValueError(f"expected a model name ({', '.join(MODELS)}) or {' / '.join(BEST_ALIASES)}")
-        return value
-
-
-def _default_pairs() -> list[ComparePair]:
-    from mnistlab.evidence.compare import DEFAULT_PAIRS
-
-    return [ComparePair(**pair) for pair in DEFAULT_PAIRS]
+    @model_validator(mode="after")
+    def _two_models(self) -> ComparePair:
+        if self.a == self.b:
+            raise _field_error("b", self.b, "expected a model other than a")
+        return self
 
 
 class CompareParams(Section):
     """``compare``: paired tests on the test set (exact McNemar, paired bootstrap, Holm)."""
 
-    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
-    n_resamples: Annotated[int, Field(ge=100)] = 2000
-    seed: Seed = 0  # bootstrap seed
-    pairs: list[ComparePair] = Field(default_factory=_default_pairs)
+    alpha: Annotated[float, Field(gt=0, lt=0.5)]
+    n_resamples: Annotated[int, Field(ge=100, le=100_000)]
+    seed: Seed  # bootstrap seed
+    pairs: Annotated[list[ComparePair], Field(min_length=1)]
 
 
 class Params(Section):
     """The whole ``params.yaml``."""
 
-    seed: Seed = 0  # every training stage's randomness (weights, shuffling, dropout, augmentation)
-    data: DataParams = DataParams()
-    prepare: PrepareParams = PrepareParams()
-    gabor: GaborParams = GaborParams()
-    svm: SVMParams = SVMParams()
-    mlp: MLPParams = MLPParams()
-    torch: TorchParams = TorchParams()
-    compare: CompareParams = Field(default_factory=CompareParams)
-    robustness: RobustnessParams = Field(default_factory=RobustnessParams)
-    report: ReportParams = ReportParams()
+    seed: Seed  # every training stage's randomness (weights, shuffling, dropout, augmentation)
+    data: DataParams
+    prepare: PrepareParams
+    gabor: GaborParams
+    svm: SVMParams
+    mlp: MLPParams
+    torch: TorchParams
+    compare: CompareParams
+    robustness: RobustnessParams
+    report: ReportParams
 
 
-def _describe(errors: list[dict]) -> str:
-    """One line for all errors: ``key = value: what is allowed``, the branches of a union merged."""
+class _FieldError(ValueError):
+    """A model validator's complaint about one field: reported under that field's key."""
+
+    def __init__(self, field: str, value, message: str):
+        super().__init__(message)
+        self.field, self.value = field, value
+
+
+def _field_error(field: str, value, message: str) -> _FieldError:
+    return _FieldError(field, value, message)
+
+
+def describe_errors(errors: list[dict], prefix: str = "") -> str:
+    """One line for all of pydantic's ``errors``: ``key = value: what is allowed``, the branches
+    of a union merged; ``prefix`` (``"gabor"``) goes before each key of a section's errors."""
     messages: dict[tuple[str, str], list[str]] = {}
     for error in errors:
         # union branches add their type to the location ("constrained-int", "literal['scale','auto']")
-        key = ".".join(str(p) for p in error["loc"] if isinstance(p, int) or str(p).isidentifier())
+        loc = [prefix] if prefix else []
+        loc += [str(p) for p in error["loc"] if isinstance(p, int) or str(p).isidentifier()]
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, _FieldError):  # a model validator naming one of its fields
+            loc.append(cause.field)
+            error = {**error, "input": cause.value, "msg": str(cause)}
+        key = ".".join(loc)
         if error["type"] == "extra_forbidden":
             messages.setdefault((key, ""), []).append("unknown key (check the spelling against params.yaml)")
+            continue
+        if error["type"] == "missing":
+            messages.setdefault((key, ""), []).append("missing")
             continue
         message = error["msg"].removeprefix("Value error, ")
         branch = messages.setdefault((key, f" = {error['input']!r}"), [])
         if message not in branch:
             branch.append(message)
-    return "; ".join(f"{key}{value}: {' or '.join(msgs)}" for (key, value), msgs in messages.items())
+    line = "; ".join(f"{key}{value}: {' or '.join(msgs)}" for (key, value), msgs in messages.items())
+    if any(msgs == ["missing"] for msgs in messages.values()):
+        line += (" (every key has its value in params.yaml: add it, or restore the file with "
+                 "`git checkout params.yaml`)")
+    return line
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> Params:
@@ -407,7 +429,7 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     Parameters
     ----------
     path : str or path-like
-        The YAML file; missing sections take their defaults.
+        The YAML file, with every key (see the module docstring).
 
     Returns
     -------
@@ -417,12 +439,12 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     Raises
     ------
     MnistlabError
-        If the file is missing or not YAML, a key is unknown, or a value is out of range;
-        the one-line message names the key, the value and what is allowed.
+        If the file is missing or not YAML, a key is unknown or missing, or a value is out of
+        range; the one-line message names the key, the value and what is allowed.
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise MnistlabError(f"{path}: file not found (run from the repository root)") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -437,4 +459,4 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as err:
-        raise MnistlabError(f"{path}: {_describe(err.errors())}") from None
+        raise MnistlabError(f"{path}: {describe_errors(err.errors())}") from None

@@ -1,6 +1,7 @@
 """Turn raw IDX images into model-ready arrays: scaling, deskewing, stratified splits and subsets.
 
-Files written by the prepare stage, read by every training stage through :func:`load_split`:
+Files written by the prepare stage (:func:`save_splits`), read by every training stage through
+:func:`mnistlab.core.io.read_split`:
 ``data/prepared/{train,val,test}.npz`` with ``x`` float32 (N, 28, 28) in [0, 1] and ``y`` uint8
 (N,). Downsampling to 14x14 (:func:`downsample`) belongs to the model pipelines that use it.
 """
@@ -8,9 +9,7 @@ Files written by the prepare stage, read by every training stage through :func:`
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -18,20 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from mnistlab.core.constants import N_CLASSES
 from mnistlab.core.errors import MnistlabError
-from mnistlab.core.io import save_npz
-
-
-class Split(NamedTuple):
-    """One prepared split.
-
-    Attributes
-    ----------
-    x : ndarray of shape (N, 28, 28), float32 in [0, 1]
-    y : ndarray of shape (N,), uint8 in 0..9
-    """
-
-    x: np.ndarray
-    y: np.ndarray
+from mnistlab.core.io import Split, read_split, write_split
 
 
 def scale(images: np.ndarray) -> np.ndarray:
@@ -139,6 +125,35 @@ def split_train_val(
         raise MnistlabError(f"prepare.val_size = {val_size}: {err}") from None
 
 
+def check_source_files(y_train: np.ndarray, y_test: np.ndarray, files: dict[str, Path]) -> None:
+    """Refuse a source whose files look swapped or incomplete, before anything is trained on it.
+
+    Parameters
+    ----------
+    y_train, y_test : ndarray of shape (N,) uint8
+        The labels of the source's training and test files.
+    files : dict of str to Path
+        ``train_labels`` and ``test_labels`` paths (:data:`mnistlab.core.sources.STANDARD_FILES`
+        keys), named in the messages.
+
+    Raises
+    ------
+    MnistlabError
+        If the training file holds fewer images than the test file (MNIST: 60,000 vs 10,000; a
+        smaller training file usually means the two were swapped), or either file lacks a digit.
+    """
+    if len(y_train) < len(y_test):
+        raise MnistlabError(
+            f"{files['train_labels']}: {len(y_train):,} training images but {len(y_test):,} in "
+            f"{files['test_labels']}: the training and test files look swapped (expected the "
+            "training file to be the larger)")
+    for key, labels in (("train_labels", y_train), ("test_labels", y_test)):
+        absent = sorted(set(range(N_CLASSES)) - set(np.unique(labels).tolist()))
+        if absent:
+            raise MnistlabError(f"{files[key]}: no image of digit {', '.join(map(str, absent))}; "
+                                f"expected all {N_CLASSES} digits")
+
+
 def prepare(
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
@@ -147,12 +162,14 @@ def prepare(
     test_size: int | float | None = None,
     deskew_images: bool = False,
     seed: int = 0,
+    train_limit: int | None = None,
 ) -> dict[str, Split]:
     """Build the train, validation and test splits from raw uint8 images and labels.
 
-    The validation part is carved out of the training images first (stratified); ``train_size``
-    then subsamples what is left for training, and ``test_size`` the test images, both stratified
-    and seeded. Test images are never mixed with training ones.
+    ``train_limit`` first keeps the first N training images in file order. The validation part
+    is then carved out of the training images (stratified); ``train_size`` subsamples what is
+    left for training, and ``test_size`` the test images, both stratified and seeded. Test
+    images are never mixed with training ones.
 
     Parameters
     ----------
@@ -163,12 +180,25 @@ def prepare(
         Apply :func:`deskew` to every split.
     seed : int
         Seed of every random choice.
+    train_limit : int or None
+        Keep only the first ``train_limit`` training images (``prepare.train_limit``); ``None``
+        keeps all.
 
     Returns
     -------
     dict
         ``{"train": Split, "val": Split, "test": Split}``.
+
+    Raises
+    ------
+    MnistlabError
+        If ``train_limit`` is above the training images there are.
     """
+    if train_limit is not None:
+        if train_limit > len(train[1]):
+            raise MnistlabError(f"prepare.train_limit = {train_limit}: the source has only "
+                                f"{len(train[1]):,} training images")
+        train = (train[0][:train_limit], train[1][:train_limit])
     x_train, x_val, y_train, y_val = split_train_val(*train, val_size, seed)
     x_train, y_train = stratified_subset(x_train, y_train, train_size, seed, "prepare.train_size")
     x_test, y_test = stratified_subset(*test, test_size, seed, "prepare.test_size")
@@ -182,28 +212,13 @@ def prepare(
 
 
 def save_splits(splits: dict[str, Split], folder: str | os.PathLike) -> None:
-    """Write each split to ``folder/<name>.npz`` (arrays ``x``, ``y``), atomically."""
+    """Write each split to ``folder/<name>.npz`` with :func:`mnistlab.core.io.write_split`."""
     for name, split in splits.items():
-        save_npz(Path(folder) / f"{name}.npz", **split._asdict())
+        write_split(Path(folder) / f"{name}.npz", split)
 
 
-def load_split(path: str | os.PathLike) -> Split:
-    """Load a prepared split (``data/prepared/train.npz`` ...) written by :func:`save_splits`.
-
-    Raises
-    ------
-    MnistlabError
-        If the file is missing (run the prepare stage first) or is not a prepared split.
-    """
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return Split(x=data["x"], y=data["y"])
-    except FileNotFoundError:
-        raise MnistlabError(f"{path}: not found; run `dvc repro prepare` first") from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-        raise MnistlabError(f"{path}: not a prepared split with arrays x and y ({err}); "
-                            "run `dvc repro prepare` again") from None
+#: The reader of :func:`save_splits`'s files, :func:`mnistlab.core.io.read_split`, under its former name.
+load_split = read_split
 
 
 def label_counts(splits: dict[str, Split]) -> list[dict[str, int]]:

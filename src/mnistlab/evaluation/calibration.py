@@ -7,12 +7,11 @@ into ``n_bins`` equal-width bins ``(i / n_bins, (i + 1) / n_bins]`` and
     ECE = sum over bins B of |B| / n * |accuracy(B) - mean confidence(B)|,
 
 a fraction in [0, 1] (0 for a perfectly calibrated model). A reliability diagram plots each
-non-empty bin's accuracy against its mean confidence.
+non-empty bin's accuracy against its mean confidence: :func:`reliability_bins` computes its rows,
+:func:`mnistlab.reporting.figures.plot_reliability` draws it.
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
@@ -87,27 +86,3 @@ def reliability_rows(rows_by_model: dict[str, list[dict]]) -> list[dict]:
     """Long-format rows ``{model, confidence, accuracy, count}`` for ``plots/reliability.csv``."""
     return [{"model": name, "confidence": r["confidence"], "accuracy": r["accuracy"], "count": r["count"]}
             for name, rows in rows_by_model.items() for r in rows]
-
-
-def plot_reliability(rows_by_model: dict[str, list[dict]], path: str | os.PathLike) -> None:
-    """Reliability diagram of several models (rows of :func:`reliability_bins`), saved as PNG.
-
-    Left: accuracy against mean confidence per bin, with the diagonal of perfect calibration.
-    Right: how many test images fall in each bin (log scale), since most fall in the top bin.
-    """
-    from mnistlab.reporting.plots import plt, save_figure
-
-    fig, (ax, ax_count) = plt.subplots(1, 2, figsize=(11, 4.8), gridspec_kw={"width_ratios": [3, 2]})
-    ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--", label="perfect calibration")
-    for name, rows in rows_by_model.items():
-        conf = [r["confidence"] for r in rows]
-        line, = ax.plot(conf, [r["accuracy"] for r in rows], marker="o", ms=3, lw=1.2, label=name)
-        ax_count.plot(conf, [r["count"] for r in rows], marker="o", ms=3, lw=1, color=line.get_color())
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean confidence in bin (largest class probability)",
-           ylabel="accuracy in bin", title="Reliability diagram on the test set")
-    ax.legend(fontsize=7, loc="upper left")
-    ax.grid(alpha=0.3)
-    ax_count.set(yscale="log", xlim=(0, 1), xlabel="mean confidence in bin", ylabel="test images in bin",
-                 title="Images per confidence bin")
-    ax_count.grid(alpha=0.3)
-    save_figure(fig, path)

@@ -15,8 +15,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_recall_fscore_support
 
 from mnistlab.core.constants import N_CLASSES
-from mnistlab.core.registry import Predictor, find_models, load_model
 from mnistlab.evaluation.calibration import expected_calibration_error
+from mnistlab.models.registry import Predictor, find_models, load_model
 
 
 def timed_predict_proba(predictor: Predictor, images: np.ndarray) -> tuple[np.ndarray, float]:
@@ -63,7 +63,7 @@ def evaluate_model(
     Parameters
     ----------
     predictor : Predictor
-        See :mod:`mnistlab.core.registry`.
+        See :mod:`mnistlab.models.registry`.
     images : ndarray of shape (N, 28, 28), float32 in [0, 1]
     labels : ndarray of shape (N,), uint8
 

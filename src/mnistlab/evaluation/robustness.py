@@ -6,7 +6,8 @@ exactly the preprocessing the models were trained with (:func:`mnistlab.data.pre
 ``prepare.deskew`` is true), as ``mnistlab predict`` would treat a user's image. Every model sees the
 same corrupted images: all (corruption, severity) copies are stacked and each model predicts them
 in a few large batches. The per-image correctness is kept so that two models can be compared with
-a paired test (McNemar) on the same images.
+a paired test (McNemar) on the same images (:mod:`mnistlab.evidence.robustness_pairs`). The
+figures of these results are drawn by :mod:`mnistlab.reporting`.
 """
 
 from __future__ import annotations
@@ -206,111 +207,33 @@ def save_correct(path: str | os.PathLike, result: RobustnessResult, index: np.nd
              **result.correct)
 
 
-def paired_tests(
-    result: RobustnessResult, model_a: str, model_b: str, families: Sequence[str] = ("rotation", "scale"),
-    seed: int = 0,
-) -> list[dict]:
-    """Paired comparison of ``model_a`` and ``model_b`` on the clean images and each severity of ``families``.
-
-    Both models saw the same corrupted images, so each row uses the exact McNemar test and the
-    paired bootstrap of :mod:`mnistlab.evidence.compare`. Rows: ``corruption, severity, accuracy_a,
-    accuracy_b, diff`` (accuracy A - B) with its 95% bootstrap interval ``low, high``, ``a_only``
-    and ``b_only`` (images only A, only B gets right), ``p_value`` (two-sided) and ``p_holm``
-    (Holm-adjusted over the rows). Accuracies and differences are fractions.
-
-    Raises
-    ------
-    MnistlabError
-        If either model was not evaluated.
-    """
-    from mnistlab.evidence.compare import (  # lazy: only this table needs them
-        holm,
-        mcnemar_exact,
-        paired_bootstrap_diff,
-    )
-
-    missing = [name for name in (model_a, model_b) if name not in result.correct]
-    if missing:
-        raise MnistlabError(f"paired test: model {missing[0]} was not evaluated (no trained model file)")
-    rows = []
-    for i, (name, severity) in enumerate(result.conditions):
-        if name not in families and name != CLEAN[0]:
-            continue
-        a, b = result.correct[model_a][i], result.correct[model_b][i]
-        test = mcnemar_exact(a, b)
-        diff, low, high = paired_bootstrap_diff(a, b, seed=seed)
-        rows.append({"corruption": name, "severity": severity, "accuracy_a": round(float(a.mean()), 5),
-                     "accuracy_b": round(float(b.mean()), 5), "diff": round(diff, 5), "low": round(low, 5),
-                     "high": round(high, 5), "a_only": test["b"], "b_only": test["c"],
-                     "p_value": test["p_value"]})
-    for row, adjusted in zip(rows, holm([row["p_value"] for row in rows]), strict=True):
-        row["p_holm"] = adjusted
-    return rows
-
-
-def plot_heatmap(table: Mapping[str, Mapping[str, float]], path: str | os.PathLike) -> None:
-    """Accuracy heatmap, models (rows) x clean, each family and the mean (columns), annotated.
-
-    ``table`` is :func:`summary`'s output; writes a PNG to ``path``.
-    """
-    import matplotlib.pyplot as plt
-
-    from mnistlab.reporting.plots import save_figure  # selects the Agg backend first
-
-    models = list(table)
-    columns = list(next(iter(table.values()))) if models else []
-    values = np.array([[table[m][c] for c in columns] for m in models]).reshape(len(models), len(columns))
-    fig, ax = plt.subplots(figsize=(1.0 * len(columns) + 2.6, 0.45 * len(models) + 1.6))
-    image = ax.imshow(values, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
-    for (r, c), value in np.ndenumerate(values):
-        ax.text(c, r, f"{value:.3f}", ha="center", va="center", fontsize=8,
-                color="white" if value < 0.25 or value > 0.85 else "black")
-    ax.set_xticks(range(len(columns)), [c.replace("mean_corruption_accuracy", "mean") for c in columns],
-                  rotation=35, ha="right")
-    ax.set_yticks(range(len(models)), models)
-    ax.set_title("Test accuracy under corruptions (mean over severities)")
-    fig.colorbar(image, ax=ax, fraction=0.03, label="accuracy")
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def plot_strip(
-    image: np.ndarray, corruptions: Mapping[str, Sequence[float]], seed: int, path: str | os.PathLike,
-    label: int | None = None,
-) -> None:
-    """One digit at every severity of every corruption: a row per family, the identity first.
+def corruption_strip(
+    image: np.ndarray, corruptions: Mapping[str, Sequence[float]], seed: int
+) -> dict[str, list[tuple[float, np.ndarray]]]:
+    """One digit at every severity of every corruption, the identity severity first, for a figure.
 
     Parameters
     ----------
     image : ndarray of shape (28, 28), float32 in [0, 1]
-        A scaled raw test digit; shown as corrupted, before any deskewing.
+        A scaled raw test digit; corrupted, not deskewed.
     corruptions : mapping of str to sequence of float
+        Family -> severities.
     seed : int
         Seed of the random corruptions (:func:`mnistlab.evaluation.corruptions.corrupt`).
-    path : path-like
-        PNG to write.
-    label : int, optional
-        The digit's label, for the title.
+
+    Returns
+    -------
+    dict of str to list of (float, ndarray of shape (28, 28) float32 in [0, 1])
+        Family -> (severity, corrupted digit), severities ascending with the family's identity.
+
+    Raises
+    ------
+    MnistlabError
+        If a family is unknown or a severity out of its range.
     """
-    import matplotlib.pyplot as plt
-
-    from mnistlab.reporting.plots import save_figure  # selects the Agg backend first
-
-    rows = {name: sorted({float(FAMILIES[name].identity), *map(float, severities)})
-            for name, severities in corruptions.items()}
-    ncols = max((len(v) for v in rows.values()), default=1)
-    fig, axes = plt.subplots(max(len(rows), 1), ncols, figsize=(1.3 * ncols + 1.6, 1.45 * max(len(rows), 1)),
-                             squeeze=False)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    for r, (name, severities) in enumerate(rows.items()):
-        for c, severity in enumerate(severities):
-            ax = axes[r, c]
-            ax.imshow(corrupt(image[None], name, severity, seed)[0], cmap="gray_r", vmin=0, vmax=1,
-                      interpolation="nearest")
-            ax.set_title(f"{severity:g}", fontsize=8)
-        axes[r, 0].text(-4, 14, name, ha="right", va="center", fontsize=9)
-    digit = "" if label is None else f" (a {label})"
-    fig.suptitle(f"One test digit{digit} under every corruption and severity (before deskewing)", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path)
+    check_corruptions(corruptions)
+    strip = {}
+    for name, severities in corruptions.items():
+        values = sorted({float(FAMILIES[name].identity), *map(float, severities)})
+        strip[name] = [(s, corrupt(np.asarray(image)[None], name, s, seed)[0]) for s in values]
+    return strip

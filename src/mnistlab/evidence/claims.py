@@ -1,10 +1,14 @@
-"""Claims made by other MNIST projects, checked against this project's measurements (`mnistlab claims`).
+"""Claims made by other MNIST projects, checked against this project's measurements (``mnistlab claims``).
 
 Reads files only (no DVC calls): ``metrics/compare.json`` (the ``compare`` stage: exact McNemar and
-paired bootstrap on one run's test images), the robustness stage's paired tests of svm_pixels
-against svm_gabor (CSV, one row per corruption and severity), and the JSON of up to three
+paired bootstrap on one run's test images), the robustness stage's paired tests of the pixel SVM
+against the Gabor SVM (CSV, one row per corruption and severity), and the JSON of up to three
 ``mnistlab sweep`` runs (seeds, the dropout / L2 ablation, the learning curve), whose per-run values
 are compared with paired t tests over seeds (:func:`mnistlab.evidence.sweep_report.paired_difference`).
+
+The models a claim is about are chosen by their attributes in the model registry
+(:data:`ROLES`, :func:`numpy_net`, :func:`ablation_models`), never by name; the command is
+:mod:`mnistlab.cli.claims`.
 
 Every evidence row compares A, the side the claim says is better, with B: ``diff = A - B`` and its
 interval. Within one claim the p-values of all its rows are Holm-adjusted together (Holm 1979);
@@ -16,14 +20,13 @@ interval says how large a difference the data allow). A missing input gives *nee
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
+import os
 from pathlib import Path
 
 from mnistlab.core.errors import MnistlabError
-from mnistlab.core.io import atomic_path
-from mnistlab.evidence.compare import holm
+from mnistlab.core.io import atomic_path, read_json
+from mnistlab.evidence.compare import format_p, holm
 from mnistlab.evidence.sweep import LOWER_IS_BETTER
 from mnistlab.evidence.sweep_report import (
     censor_updates,
@@ -33,6 +36,7 @@ from mnistlab.evidence.sweep_report import (
     runs_from_json,
     unit,
 )
+from mnistlab.models.registry import select, select_one
 
 SWEEP = "needs a sweep: `dvc exp run --queue {sets} -S 'seed=range(0,5)'`, `dvc queue start`, then `mnistlab sweep {vary} --out-dir reports/{folder}`"  # noqa: E501
 NEEDS = {
@@ -50,11 +54,54 @@ LABELS = {"accuracy": "test accuracy",
           "final_val_error": "final validation error", "train_val_gap": "train - validation accuracy",
           "val_loss_rise": "validation-loss rise after its minimum"}
 ABLATION = ("mlp.dropout", "mlp.weight_decay")
-ABLATION_MODELS = ("mlp_sgd-he", "mlp_adam-he", "torch_mlp")
+#: The models of the claims, by role: registry attributes that select exactly one model
+#: (:func:`mnistlab.models.registry.select_one`).
+ROLES: dict[str, dict[str, object]] = {
+    "pixel_svm": {"family": "svm", "features": "pixels"},
+    "gabor_svm": {"family": "svm", "features": "gabor"},
+    "cnn": {"family": "torch", "builder": "cnn"},
+    "fnn": {"family": "torch", "builder": "fnn"},
+    "logreg": {"family": "torch", "builder": "logreg"},
+    "twin": {"twin": True, "builder": "mlp"},  # the PyTorch twin of the NumPy MLP (no patch embedding)
+    "twin_of": {"family": "numpy", "optimizer": "adam", "init": "he"},  # the NumPy net it mirrors
+}
+#: The NumPy networks' optimizers and initialisations (registry attributes), as the claims write them.
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam"}
+INITS = {"he": "He", "random": "random"}
+#: The models of the ablation claim: registry attributes, each selecting any number of models.
+ABLATION_SELECTION: tuple[dict[str, object], ...] = ({"family": "numpy", "init": "he"}, ROLES["twin"])
 ROBUSTNESS_CSV = "reports/robustness_svm_pairs.csv"
 VERDICTS = ("supported", "not supported", "contradicted", "not tested")
 SOURCES = {"seeds": "seed sweep", "learning_curve": "learning-curve sweep"}
 SEVERITY = {"rotation": "rotation {:g} degrees", "scale": "scale x{:g}"}  # robustness.corruptions
+
+
+def model(role: str) -> str:
+    """The registry name of the model of ``role`` (:data:`ROLES`).
+
+    Raises
+    ------
+    MnistlabError
+        If the registry has no model, or more than one, with the role's attributes.
+    """
+    return select_one(**ROLES[role])
+
+
+def numpy_net(optimizer: str, init: str) -> str:
+    """The registry name of the NumPy network trained with ``optimizer`` from ``init``.
+
+    Raises
+    ------
+    MnistlabError
+        If the registry has no such network, or more than one.
+    """
+    return select_one(family="numpy", optimizer=optimizer, init=init)
+
+
+def ablation_models() -> tuple[str, ...]:
+    """The models of the ablation claim, in :data:`ABLATION_SELECTION` order (the He-initialised
+    NumPy networks, then the PyTorch twin of the NumPy MLP)."""
+    return tuple(dict.fromkeys(name for attributes in ABLATION_SELECTION for name in select(**attributes)))
 
 
 def row(part: str, a: str, b: str, quantity: str, evidence: str, **fields) -> dict:
@@ -139,24 +186,24 @@ def ablation_rows(data: dict | None, part: str, quantity: str) -> list[dict]:
     if not none or None in {x for s in setting.values() for x in s}:
         return [row(part, "with dropout / L2", "without", quantity, "ablation sweep",
                     detail=f"needs runs with {' = 0 and '.join(ABLATION)} = 0 and both params set")]
-    out = []
-    for model in [m for m in ABLATION_MODELS if any((m, quantity) in r.values for r in runs)]:
+    out, models = [], ablation_models()
+    for name in [m for m in models if any((m, quantity) in r.values for r in runs)]:
         for s in sorted(set(setting.values()) - {(0.0, 0.0)}):
-            base = {match[r.name]: r.values.get((model, quantity)) for r in none}
-            pairs = [(r.values.get((model, quantity)), base.get(match[r.name])) for r in runs
+            base = {match[r.name]: r.values.get((name, quantity)) for r in none}
+            pairs = [(r.values.get((name, quantity)), base.get(match[r.name])) for r in runs
                      if setting[r.name] == s]
             pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
             if not pairs:
                 continue
             t = paired_difference(*zip(*pairs, strict=True))
             wins = t["a_below" if quantity in LOWER_IS_BETTER else "a_above"]
-            out.append(row(part, f"{model}, dropout {s[0]:g}, weight decay {s[1]:g}", f"{model}, neither",
+            out.append(row(part, f"{name}, dropout {s[0]:g}, weight decay {s[1]:g}", f"{name}, neither",
                            quantity, f"ablation sweep, {t['n']} seeds", value_a=t["mean_a"],
                            value_b=t["mean_b"], diff=t["diff"], ci_low=t["ci_low"], ci_high=t["ci_high"],
                            p_value=t["p_value"], test="paired t over seeds",
                            detail=f"A better in {wins} of {t['n']} seeds"))
     return out or [row(part, "with dropout / L2", "without", quantity, "ablation sweep",
-                       detail=f"no {quantity} of {' or '.join(ABLATION_MODELS)} paired by seed")]
+                       detail=f"no {quantity} of {' or '.join(models)} paired by seed")]
 
 
 def _number(value) -> float | None:
@@ -168,25 +215,26 @@ def _number(value) -> float | None:
 
 def robustness_rows(pairs: list[dict] | None, family: str, part: str,
                     path: str = ROBUSTNESS_CSV) -> list[dict]:
-    """svm_gabor (A) against svm_pixels (B) at each severity of ``family``, from the rows of the
-    robustness CSV, which compare svm_pixels (its ``a``) with svm_gabor (its ``b``)."""
+    """The Gabor SVM (A) against the pixel SVM (B) at each severity of ``family``, from the rows of
+    the robustness CSV, which compare the pixel SVM (its ``a``) with the Gabor SVM (its ``b``)."""
+    gabor, pixels = model("gabor_svm"), model("pixel_svm")
     if pairs is None:
-        return [row(part, "svm_gabor", "svm_pixels", "accuracy", "single run",
+        return [row(part, gabor, pixels, "accuracy", "single run",
                     verdict=NEEDS["robustness"].format(path=path))]
     clean = next((r for r in pairs if r["corruption"] == "clean"), None)
     out = []
     for r in (r for r in pairs if r["corruption"] == family):
         detail = "" if clean is None else (
             f"clean images: A - B = {-100 * clean['diff']:+.2f} points, so the gap changes by "
-            f"{100 * (clean['diff'] - r['diff']):+.2f} points; svm_pixels {100 * clean['accuracy_a']:.2f} % "
+            f"{100 * (clean['diff'] - r['diff']):+.2f} points; {pixels} {100 * clean['accuracy_a']:.2f} % "
             f"clean -> {100 * r['accuracy_a']:.2f} %")
         n = f"{int(r['n']):,} test images" if r.get("n") else "the robustness test subset"
-        out.append(row(part, "svm_gabor", "svm_pixels", "accuracy",
+        out.append(row(part, gabor, pixels, "accuracy",
                        f"single run, {n}, {SEVERITY[family].format(r['severity'])}",
                        value_a=r["accuracy_b"], value_b=r["accuracy_a"], diff=-r["diff"], ci_low=-r["high"],
                        ci_high=-r["low"], p_value=r["p_value"], detail=detail,
                        test="exact McNemar, paired bootstrap interval"))
-    return out or [row(part, "svm_gabor", "svm_pixels", "accuracy", "single run",
+    return out or [row(part, gabor, pixels, "accuracy", "single run",
                        detail=f"{path} has no {family} rows")]
 
 
@@ -213,6 +261,11 @@ def evaluate_claims(compare=None, robustness=None, seeds=None, ablation=None, le
     -------
     list of dict
         ``{key, title, statement, rows, notes}`` per claim, in order a..g; ``rows`` as :func:`row`.
+
+    Raises
+    ------
+    MnistlabError
+        If the model registry lacks a model of a claim (:data:`ROLES`, :func:`numpy_net`).
     """
     paths = paths or {}
 
@@ -226,9 +279,11 @@ def evaluate_claims(compare=None, robustness=None, seeds=None, ablation=None, le
         return single(part, a, b) + seeded(part, a, b) + sweep_rows(learning_curve, "learning_curve", part,
                                                                     a, b, "accuracy")
 
-    mlps = (("SGD", "mlp_sgd-he", "mlp_sgd-random"), ("Adam", "mlp_adam-he", "mlp_adam-random"))
+    # He against naive random initialisation, per optimizer: (label, He net, random net)
+    mlps = [(label, numpy_net(opt, "he"), numpy_net(opt, "random")) for opt, label in OPTIMIZERS.items()]
+    twin, twin_of = model("twin"), model("twin_of")
     parts = {key: [] for key in CLAIMS}
-    parts["a"] = accuracy("Gabor SVM more accurate", "svm_gabor", "svm_pixels")
+    parts["a"] = accuracy("Gabor SVM more accurate", model("gabor_svm"), model("pixel_svm"))
     for opt, he, rnd in mlps:
         for q in ("updates_to_5pct", "updates_to_3pct", "updates_to_2pct"):
             parts["b"] += seeded(f"converges faster ({opt})", he, rnd, q)
@@ -236,14 +291,14 @@ def evaluate_claims(compare=None, robustness=None, seeds=None, ablation=None, le
         parts["b"] += seeded(f"smoother loss curve ({opt})", he, rnd, "val_loss_roughness")
     for opt, he, rnd in mlps:
         parts["b"] += single(f"outperforms ({opt})", he, rnd) + seeded(f"outperforms ({opt})", he, rnd)
-    for init, name in (("he", "He"), ("random", "random")):
-        parts["c"] += seeded(f"smoother descent ({name} init)", f"mlp_adam-{init}", f"mlp_sgd-{init}",
-                             "val_loss_roughness")
-    parts["d"] = seeded("trains more stably", "torch_mlp", "mlp_adam-he", "val_loss_roughness")
+    for init, name in INITS.items():
+        parts["c"] += seeded(f"smoother descent ({name} init)", numpy_net("adam", init),
+                             numpy_net("sgd", init), "val_loss_roughness")
+    parts["d"] = seeded("trains more stably", twin, twin_of, "val_loss_roughness")
     for q in ("best_val_error", "final_val_error", "accuracy"):
-        parts["d"] += seeded("reaches a lower validation error", "torch_mlp", "mlp_adam-he", q)
-    parts["d"] += single("reaches a lower validation error", "torch_mlp", "mlp_adam-he")
-    for a, b in (("torch_cnn", "torch_fnn"), ("torch_fnn", "torch_logreg")):
+        parts["d"] += seeded("reaches a lower validation error", twin, twin_of, q)
+    parts["d"] += single("reaches a lower validation error", twin, twin_of)
+    for a, b in ((model("cnn"), model("fnn")), (model("fnn"), model("logreg"))):
         parts["e"] += accuracy(f"{a} beats {b}", a, b)
     for part, q in (("raises test accuracy", "accuracy"), ("narrows the train/val gap", "train_val_gap"),
                     ("stops the validation loss rising", "val_loss_rise")):
@@ -297,14 +352,10 @@ def _spacing(seeds: dict | None) -> str:
             f"points, {every * adam:,.0f} between Adam points)") if every and sgd and adam else ""
 
 
-# -- writer and command ------------------------------------------------------------------------------
+# -- writer and readers ----------------------------------------------------------------------------
 
 def _value(quantity: str, value) -> str:
     return "n/a" if value is None else fmt(quantity, value) + (" %" if unit(quantity) == "points" else "")
-
-
-def _p(p) -> str:
-    return "n/a" if p is None else f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"
 
 
 def claims_markdown(claims: list[dict], sources: dict[str, tuple[str, bool]], alpha: float = 0.05) -> str:
@@ -340,75 +391,76 @@ def claims_markdown(claims: list[dict], sources: dict[str, tuple[str, bool]], al
                                                     f", {fmt(q, r['ci_high'], True)}] {unit(q)}")
             lines.append(f"| {r['part']} | {LABELS.get(q, q)} | {r['evidence']} | {r['a']} vs {r['b']} | "
                          f"{_value(q, r['value_a'])} / {_value(q, r['value_b'])} | {diff} | {r['test']} | "
-                         f"{_p(r['p_value'])} | {_p(r['p_holm'])} | {r['verdict']} | {r['detail']} |")
+                         f"{format_p(r['p_value'])} | {format_p(r['p_holm'])} | {r['verdict']} | "
+                         f"{r['detail']} |")
         lines += [""] + [f"Note: {note}" for note in c["notes"]] if c["notes"] else []
     return "\n".join(lines) + "\n"
 
 
-def load_json(path: str, sweep: bool = False) -> dict | None:
-    """A JSON file, None when it does not exist; a sweep file must hold ``experiments``."""
-    if not Path(path).is_file():
-        return None
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise MnistlabError(f"{path}: not a JSON file ({err})") from None
-    if sweep and not (isinstance(data, dict) and "experiments" in data and "seed_param" in data):
-        raise MnistlabError(f"{path}: not the JSON of `mnistlab sweep` (no experiments or seed_param)")
-    if not sweep and not (isinstance(data, dict) and "pairs" in data and "models" in data):
+def write_claims_md(claims: list[dict], sources: dict[str, tuple[str, bool]], path: str | os.PathLike,
+                    alpha: float = 0.05) -> None:
+    """Write :func:`claims_markdown` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(claims_markdown(claims, sources, alpha))
+
+
+def read_compare(path: str | os.PathLike) -> dict | None:
+    """``metrics/compare.json`` (:func:`mnistlab.evidence.compare.metrics_summary`); None when missing.
+
+    Raises
+    ------
+    MnistlabError
+        One line naming the file: not a JSON object, or one without ``pairs`` and ``models``.
+    """
+    data = read_json(path, "the compare stage's metrics (`dvc repro compare`)", required=False)
+    if data is not None and not ("pairs" in data and "models" in data):
         raise MnistlabError(f"{path}: not the compare stage's metrics (no pairs or models)")
     return data
 
 
-def load_pairs(path: str) -> list[dict] | None:
-    """The robustness paired-test CSV with numbers as floats; None when it does not exist."""
+def read_sweep(path: str | os.PathLike) -> dict | None:
+    """The JSON of ``mnistlab sweep`` (:func:`mnistlab.evidence.sweep_report.sweep_json`); None
+    when missing.
+
+    Raises
+    ------
+    MnistlabError
+        One line naming the file: not a JSON object, or one without ``experiments`` and
+        ``seed_param``.
+    """
+    data = read_json(path, "the JSON of `mnistlab sweep`", required=False)
+    if data is not None and not ("experiments" in data and "seed_param" in data):
+        raise MnistlabError(f"{path}: not the JSON of `mnistlab sweep` (no experiments or seed_param)")
+    return data
+
+
+def read_robustness_pairs(path: str | os.PathLike) -> list[dict] | None:
+    """The robustness stage's paired-test CSV, numbers as floats; None when it does not exist.
+
+    Returns
+    -------
+    list of dict or None
+        One row per corruption and severity: ``corruption`` (text), ``severity, accuracy_a,
+        accuracy_b, diff, low, high, p_value`` and any other column as float (None where empty).
+
+    Raises
+    ------
+    MnistlabError
+        One line naming the file: no rows, a missing column, sides other than the pixel SVM (``a``)
+        against the Gabor SVM (``b``), or text in a number column.
+    """
     if not Path(path).is_file():
         return None
+    pixels, gabor = model("pixel_svm"), model("gabor_svm")
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
     need = {"corruption", "severity", "accuracy_a", "accuracy_b", "diff", "low", "high", "p_value"}
-    sides = {(r.get("a", "svm_pixels"), r.get("b", "svm_gabor")) for r in rows}
-    if not rows or need - set(rows[0]) or sides != {("svm_pixels", "svm_gabor")}:
-        raise MnistlabError(f"{path}: expected svm_pixels (a) against svm_gabor (b) with the columns "
+    sides = {(r.get("a", pixels), r.get("b", gabor)) for r in rows}
+    if not rows or need - set(rows[0]) or sides != {(pixels, gabor)}:
+        raise MnistlabError(f"{path}: expected {pixels} (a) against {gabor} (b) with the columns "
                             f"{', '.join(sorted(need))}")
     try:
         return [{k: v if k in ("corruption", "a", "b") else (float(v) if v not in ("", None) else None)
                  for k, v in r.items()} for r in rows]
     except ValueError as err:
         raise MnistlabError(f"{path}: a number column holds text ({err})") from None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for name, default, what in [
-            ("compare", "metrics/compare.json", "the compare stage's metrics"),
-            ("robustness-pairs", "reports/robustness_svm_pairs.csv", "the robustness stage's paired tests"),
-            ("seeds", "reports/seeds/sweep.json", "`mnistlab sweep --vary seed` JSON"),
-            ("ablation", "reports/ablation/sweep.json", "`mnistlab sweep --vary mlp.dropout --vary "
-             "mlp.weight_decay` JSON"),
-            ("learning-curve", "reports/learning_curve/sweep.json", "`mnistlab sweep --vary "
-             "prepare.train_size` JSON"),
-            ("out", "reports/claims.md", "the report to write")]:
-        parser.add_argument(f"--{name}", default=default, help=f"{what} (default: {default})")
-    parser.add_argument("--alpha", type=float, help="level of the verdicts (default: compare's, else 0.05)")
-
-
-def run(args: argparse.Namespace) -> int:
-    compare = load_json(args.compare)
-    sweeps = {name: load_json(getattr(args, name), sweep=True)
-              for name in ("seeds", "ablation", "learning_curve")}
-    robustness = load_pairs(args.robustness_pairs)
-    alpha = args.alpha or (compare or {}).get("alpha", 0.05)
-    if not 0 < alpha < 1:
-        raise MnistlabError(f"--alpha: expected a level between 0 and 1, got {alpha}")
-    claims = evaluate_claims(compare, robustness, **sweeps, alpha=alpha,
-                             paths={"compare": args.compare, "robustness": args.robustness_pairs})
-    sources = {"compare": (args.compare, compare is not None),
-               "robustness pairs": (args.robustness_pairs, robustness is not None),
-               **{name.replace("_", " "): (getattr(args, name), data is not None)
-                  for name, data in sweeps.items()}}
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(claims_markdown(claims, sources, alpha))
-    verdicts = [r["verdict"] for c in claims for r in c["rows"]]
-    print(f"{args.out}: {len(claims)} claims, {len(verdicts)} rows, "
-          f"{sum(v == 'supported' for v in verdicts)} supported")
-    return 0

@@ -1,9 +1,9 @@
-"""DVC experiments as runs for `mnistlab sweep`: repeats over seeds and sweeps of a parameter.
+"""DVC experiments as runs for ``mnistlab sweep``: repeats over seeds and sweeps of a parameter.
 
 Runs come from ``dvc.api.exp_show``, which returns one flat dict per row: the columns
 ``Experiment`` (name), ``rev`` (7-digit commit or branch), ``typ`` (``baseline``, ``branch_base``,
 ``branch_commit``), ``State``..., then every metric and param flattened with dots (``seed``,
-``prepare.train_size``, ``torch_cnn.accuracy``), prefixed by the file (``metrics/test.json:``) when
+``prepare.train_size``, ``<model>.accuracy``), prefixed by the file (``metrics/test.json:``) when
 a name occurs in two files. Each baseline row comes before its experiments. Numbers arrive as
 floats, lists as strings, null params as the string ``"None"``, empty cells as ``None``.
 
@@ -12,7 +12,8 @@ experiments whose params equal their baseline's except the named ones and the se
 with identical params (the same experiment queued twice by two sweeps) are counted once.
 
 Per model and run, the test metrics (``accuracy, macro_f1, log_loss, ece`` in metrics/test.json)
-and these curve quantities, read from the DVCLive curves
+and, for the models trained with the ``mlp`` params (:data:`CURVE_MODELS`: the NumPy networks and
+their PyTorch twins, from the model registry), these curve quantities, read from the DVCLive curves
 (``plots/curves/<model>/plots/metrics/{train,val}/<name>.tsv``; see :mod:`mnistlab.core.curves`):
 
 - ``updates_to_5pct``, ``_3pct``, ``_2pct``: the first logged update count at which the
@@ -31,20 +32,21 @@ and these curve quantities, read from the DVCLive curves
 When ``prepare.train_size`` varies, its value is replaced by the number of training images the
 run used (the ``train`` column of its ``plots/label_counts.csv``, or ``all_size`` for null).
 
-Summaries, paired tests over the runs and the written outputs: :mod:`mnistlab.evidence.sweep_report`.
+Summaries, paired tests over the runs and the written outputs: :mod:`mnistlab.evidence.sweep_report`;
+the figure: :mod:`mnistlab.reporting.evidence_figures`; the command: :mod:`mnistlab.cli.sweep`.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
 from mnistlab.core.errors import MnistlabError
+from mnistlab.models.registry import select
 
 QUALITY_METRICS = ("accuracy", "macro_f1", "log_loss", "ece")
 THRESHOLDS = (0.05, 0.03, 0.02)
@@ -53,7 +55,8 @@ CURVE_EXTRAS = ("best_val_error", "final_val_error", "train_val_gap", "val_loss_
 QUANTITIES = QUALITY_METRICS + CURVE_QUANTITIES + CURVE_EXTRAS
 LOWER_IS_BETTER = {"log_loss", "ece", *CURVE_QUANTITIES, *CURVE_EXTRAS[:4]}
 META_COLUMNS = {"Experiment", "rev", "typ", "Created", "parent", "State", "Executor"}
-CURVE_MODELS = ("mlp_sgd-random", "mlp_sgd-he", "mlp_adam-random", "mlp_adam-he", "torch_mlp")
+#: Models whose curves are read: those trained with the ``mlp`` params, points at the same images.
+CURVE_MODELS: tuple[str, ...] = select(mlp_params=True)
 CURVE_FILES = "plots/curves/{model}/plots/metrics/{name}.tsv"
 LABEL_COUNTS = "plots/label_counts.csv"
 TRAIN_SIZE = "prepare.train_size"
@@ -151,6 +154,15 @@ def _norm(value):
         return str(value)
 
 
+def portable(value):
+    """A param value as a summary may record it: an absolute local path (a ``data.source`` folder)
+    becomes ``local folder <name>``, so committed summaries hold no path of the machine that made
+    them; every other value is returned as it is."""
+    if isinstance(value, str) and (value.startswith("/") or value[1:3] in (":\\", ":/")):
+        return f"local folder {PurePath(value).name}"
+    return value
+
+
 def runs_from_rows(rows: list[dict], param_keys: set[str] | None = None) -> list[Run]:
     """A :class:`Run` per row; params are the columns in ``param_keys`` (``params.yaml:`` stripped),
     or, when None, every column that is neither metadata, a quality metric nor a file hash."""
@@ -170,7 +182,7 @@ def runs_from_rows(rows: list[dict], param_keys: set[str] | None = None) -> list
                 continue
             if param_keys is None and (":" in key or "/" in key or _is_hash(value)):
                 continue
-            params[key] = value
+            params[key] = portable(value)
         runs.append(Run(row.get("Experiment") or str(row.get("rev")), str(row.get("rev")), params, values))
     return runs
 
@@ -280,15 +292,28 @@ def train_images(label_counts_csv: str) -> int:
     return sum(int(row["train"]) for row in csv.DictReader(io.StringIO(label_counts_csv)))
 
 
-# -- DVC and the command -------------------------------------------------------------------------
+# -- DVC -------------------------------------------------------------------------------------------
 
 def read_runs(repo: str = ".", revs=None, prefix=None, include_baseline=False, num: int = 1,
               curves: bool = True, vary: list[str] | None = None, seed_param: str = "seed",
-              ) -> tuple[list[Run], list[str]]:
-    """Runs from ``dvc.api.exp_show(repo, num=num)``, selected by :func:`same_as_baseline` (when
-    ``vary`` is given) and :func:`select_rows`, repeats dropped (:func:`drop_repeats`), with the curve
-    quantities of :data:`CURVE_MODELS` and, when ``prepare.train_size`` varies, the number of
-    training images read at each run's commit. Returns the runs and the names of dropped repeats."""
+              curve_models: tuple[str, ...] = CURVE_MODELS) -> tuple[list[Run], list[str]]:
+    """The finished DVC experiments of ``repo`` as runs.
+
+    Runs come from ``dvc.api.exp_show(repo, num=num)``, selected by :func:`same_as_baseline` (when
+    ``vary`` is given) and :func:`select_rows`, repeats dropped (:func:`drop_repeats`), with the
+    curve quantities of ``curve_models`` (when ``curves``) and, when ``prepare.train_size`` varies,
+    the number of training images, both read at each run's commit.
+
+    Returns
+    -------
+    (runs, dropped) : tuple of list of Run and list of str
+        The runs and the names of the dropped repeats.
+
+    Raises
+    ------
+    MnistlabError
+        If ``repo`` has no DVC experiments to list, or none matches the selection.
+    """
     import dvc.api
     import yaml
 
@@ -308,7 +333,7 @@ def read_runs(repo: str = ".", revs=None, prefix=None, include_baseline=False, n
     counts = TRAIN_SIZE in varying_params(runs, seed_param)
     for run in runs if curves or counts else []:
         fs = dvc.api.DVCFileSystem(repo, rev=run.name if run.name != run.rev else run.rev)
-        for model in CURVE_MODELS if curves else ():
+        for model in curve_models if curves else ():
             curve = {}
             for name in ("val/error", "val/loss", "train/accuracy"):
                 try:
@@ -324,40 +349,3 @@ def read_runs(repo: str = ".", revs=None, prefix=None, include_baseline=False, n
                 run.train_images = None
     return runs, dropped
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repo", default=".", help="DVC repository (default: the current folder)")
-    parser.add_argument("--rev", action="append", help="experiment name or commit to include (repeatable); "
-                        "default: every experiment of the current baseline")
-    parser.add_argument("--name-prefix", help="only experiments whose name starts with this")
-    parser.add_argument("--vary", action="append", metavar="PARAM",
-                        help="only experiments whose params equal their baseline's except these (repeatable) "
-                        "and the seed, e.g. --vary seed, --vary prepare.train_size")
-    parser.add_argument("--include-baseline", action="store_true", help="count the baseline commit as a run")
-    parser.add_argument("--num", type=int, default=1, help="baselines to list (dvc exp show -n)")
-    parser.add_argument("--seed-param", default="seed", help="the param that distinguishes repeats")
-    parser.add_argument("--metric", default="accuracy", choices=QUALITY_METRICS, help="metric of the figure")
-    parser.add_argument("--no-curves", action="store_true", help="skip reading the validation curves")
-    parser.add_argument("--all-size", type=int, metavar="N",
-                        help=f"training images when {TRAIN_SIZE} is null and the run's {LABEL_COUNTS} "
-                        "cannot be read")
-    parser.add_argument("--out-dir", default="reports/sweep",
-                        help="folder of sweep.csv, .png, .md and .json (default: reports/sweep)")
-    for name, what in [("csv", "summary rows"), ("figure", "figure (.png)"), ("report", "markdown"),
-                       ("json", "numbers for `mnistlab claims`")]:
-        parser.add_argument(f"--{name}", help=f"{what}; default: <out-dir>/sweep.<ext>")
-
-
-def run(args: argparse.Namespace) -> int:
-    from mnistlab.evidence.sweep_report import write_outputs
-
-    out = Path(args.out_dir)
-    paths = {name: getattr(args, name) or out / f"sweep.{ext}"
-             for name, ext in [("csv", "csv"), ("figure", "png"), ("report", "md"), ("json", "json")]}
-    runs, dropped = read_runs(args.repo, args.rev, args.name_prefix, args.include_baseline, args.num,
-                              not args.no_curves, args.vary, args.seed_param)
-    if TRAIN_SIZE in varying_params(runs, args.seed_param):
-        resolve_train_size(runs, args.all_size)
-    write_outputs(runs, args.seed_param, args.metric, paths, dropped)
-    print(f"{len(runs)} runs summarised: " + ", ".join(str(p) for p in paths.values()))
-    return 0

@@ -1,5 +1,8 @@
 """Statistics and written outputs of a set of experiment runs (``mnistlab sweep``).
 
+The runs come from :mod:`mnistlab.evidence.sweep` (which this module builds on; nothing here
+reads DVC); the command is :mod:`mnistlab.cli.sweep`.
+
 For every group of runs that share the values of the params that vary (the seed param aside),
 each model's quantities (:data:`mnistlab.evidence.sweep.QUANTITIES`) get the mean, the sample standard
 deviation and a t interval over the runs: ``mean +- t_{1-alpha/2, n-1} * std / sqrt(n)``.
@@ -8,11 +11,12 @@ Two models of the same runs are compared with a paired t test over the runs
 (``scipy.stats.ttest_rel``; with five seeds the Wilcoxon signed-rank test cannot reach p < 0.05,
 so it is not used), Holm-adjusted over every test of the report. Two models whose test metrics
 are the same in every run (the seed does not change them, as for a deterministic SVM) are not
-tested over the runs.
+tested over the runs. The pairs compared are ``compare.pairs`` of params.yaml
+(:func:`pair_comparisons`).
 
-Outputs: the summary rows (CSV), a markdown report, a figure of one metric against the swept
-param, and a JSON file (:func:`sweep_json`) that ``mnistlab claims`` reads back with
-:func:`runs_from_json`.
+Outputs (:func:`write_outputs`): the summary rows (CSV), a markdown report and a JSON file
+(:func:`sweep_json`) that ``mnistlab claims`` reads back with :func:`runs_from_json`. The figure of
+one metric against the swept param is :func:`mnistlab.reporting.evidence_figures.plot_sweep`.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ import numpy as np
 from scipy import stats
 
 from mnistlab.core.io import atomic_path, write_csv, write_json
-from mnistlab.evidence.compare import DEFAULT_PAIRS, holm
+from mnistlab.evidence.compare import format_p, holm
 from mnistlab.evidence.sweep import (
+    CURVE_MODELS,
     CURVE_QUANTITIES,
     LOWER_IS_BETTER,
     QUALITY_METRICS,
@@ -34,17 +39,14 @@ from mnistlab.evidence.sweep import (
     TRAIN_SIZE,
     Run,
     group_runs,
-    sort_key,
+    portable,
     varying_params,
 )
+from mnistlab.models.registry import BEST_ALIASES
 
+#: The columns of a :func:`summarize` row besides the varying params.
 SUMMARY_FIELDS = {"model", "metric", "n", "mean", "std", "ci_low", "ci_high"}
-CURVE_PAIRS = [
-    {"question": "He vs naive random init (SGD)", "a": "mlp_sgd-he", "b": "mlp_sgd-random"},
-    {"question": "He vs naive random init (Adam)", "a": "mlp_adam-he", "b": "mlp_adam-random"},
-    {"question": "Adam vs SGD (He init)", "a": "mlp_adam-he", "b": "mlp_sgd-he"},
-    {"question": "NumPy MLP vs its PyTorch twin", "a": "mlp_adam-he", "b": "torch_mlp"},
-]
+#: Quantities that are fractions, written in percent (differences in percentage points).
 POINTS = ("accuracy", "best_val_error", "final_val_error", "train_val_gap")
 
 
@@ -192,12 +194,29 @@ def censor_updates(runs: list[Run], a: str, b: str, quantity: str) -> tuple[list
                    "a lower bound")
 
 
-def default_comparisons() -> list[dict]:
-    """Test accuracy for the default compare pairs (aliases aside) and every curve quantity for
-    :data:`CURVE_PAIRS`."""
-    aliases = {"best_neural", "best_classic"}
-    return ([{**p, "quantity": "accuracy"} for p in DEFAULT_PAIRS if not {p["a"], p["b"]} & aliases]
-            + [{**p, "quantity": q} for p in CURVE_PAIRS for q in CURVE_QUANTITIES])
+def pair_comparisons(pairs: list[dict], curve_models=CURVE_MODELS) -> list[dict]:
+    """The comparisons of a sweep, from the pairs of ``compare.pairs``.
+
+    Parameters
+    ----------
+    pairs : list of dict
+        ``{question, a, b}`` (``compare.pairs`` in params.yaml). Pairs naming an alias of
+        :data:`mnistlab.models.registry.BEST_ALIASES` are left out: the best model may differ
+        from run to run.
+    curve_models : collection of str
+        Models with curve quantities (:data:`mnistlab.evidence.sweep.CURVE_MODELS`).
+
+    Returns
+    -------
+    list of dict
+        ``{question, a, b, quantity}``: test accuracy for every pair, then every curve quantity
+        for the pairs whose two models are both in ``curve_models``.
+    """
+    plain = [{key: p[key] for key in ("question", "a", "b")} for p in pairs
+             if not {p["a"], p["b"]} & set(BEST_ALIASES)]
+    with_curves = [p for p in plain if {p["a"], p["b"]} <= set(curve_models)]
+    return ([{**p, "quantity": "accuracy"} for p in plain]
+            + [{**p, "quantity": q} for p in with_curves for q in CURVE_QUANTITIES])
 
 
 def seed_verdict(row: dict, alpha: float = 0.05, fixed: bool = False) -> str:
@@ -271,52 +290,11 @@ def sweep_markdown(runs: list[Run], summary: list[dict], tests: list[dict], seed
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for t in tests:
             q = t["quantity"]
-            p = "n/a" if t["p_value"] is None else f"{t['p_value']:.2g}"
-            ph = "n/a" if t["p_holm"] is None else f"{t['p_holm']:.2g}"
             lines.append(f"| {t['group']} | {t['question']} | {t['a']} | {t['b']} | {q} | {t['n']} | "
                          f"{fmt(q, t['mean_a'])} | {fmt(q, t['mean_b'])} | {fmt(q, t['diff'], True)} "
-                         f"[{fmt(q, t['ci_low'], True)}, {fmt(q, t['ci_high'], True)}] | {p} | {ph} | "
-                         f"{t['verdict']} |")
+                         f"[{fmt(q, t['ci_low'], True)}, {fmt(q, t['ci_high'], True)}] | "
+                         f"{format_p(t['p_value'])} | {format_p(t['p_holm'])} | {t['verdict']} |")
     return "\n".join(lines) + "\n"
-
-
-def plot_metric_vs_param(summary: list[dict], param: str | None, metric: str, path,
-                         log_x: bool | None = None, xlabel: str | None = None) -> None:
-    """Mean metric with its t interval against the one numeric swept param, one line per model
-    (log x when ``log_x``, or when None and the values span more than 10x); without such a param,
-    one point per model and group."""
-    from mnistlab.reporting.plots import plt, save_figure
-
-    rows = [r for r in summary if r["metric"] == metric]
-    scale = 100 if metric in POINTS else 1
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    keys = [k for k in (rows[0] if rows else {}) if k not in SUMMARY_FIELDS]
-    groups = list(dict.fromkeys(group_label(r, keys) for r in rows))
-    if param:  # one line per model along the param
-        series = [(model, [r for r in rows if r["model"] == model], 0.0) for model in models]
-    else:  # one marker per model and group, groups side by side
-        series = [(group or "all runs", [r for r in rows if group_label(r, keys) == group],
-                   0.15 * (j - (len(groups) - 1) / 2)) for j, group in enumerate(groups)]
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    colours = plt.get_cmap("tab20" if len(series) > 10 else "tab10").colors  # one colour per line
-    for (label, mine, offset), colour in zip(series, colours[::2] + colours[1::2] if len(series) > 10
-                                             else colours, strict=False):
-        x = [float(r[param]) for r in mine] if param else [models.index(r["model"]) + offset for r in mine]
-        half = np.nan_to_num([scale * (r["ci_high"] - r["mean"]) for r in mine])
-        ax.errorbar(x, [scale * r["mean"] for r in mine], yerr=half, marker="o", ms=4, capsize=3,
-                    label=label, ls="-" if param else "none", color=colour)
-    if param:
-        xs = [float(r[param]) for r in rows]
-        if log_x or (log_x is None and xs and min(xs) > 0 and max(xs) / min(xs) > 10):
-            ax.set_xscale("log")
-        ax.set_xlabel(xlabel or param)
-    else:
-        ax.set_xticks(range(len(models)), models, rotation=45, ha="right", fontsize=8)
-    ax.legend(fontsize=7)
-    ax.set_ylabel(f"test {metric}{' (%)' if scale == 100 else ''}, mean and 95 % t interval over seeds")
-    ax.set_title(f"Test {metric}" + (f" against {xlabel or param}" if param else " by model"))
-    ax.grid(alpha=0.3)
-    save_figure(fig, path)
 
 
 def _finite(obj):
@@ -351,27 +329,52 @@ def sweep_json(runs: list[Run], summary: list[dict], tests: list[dict], seed_par
 
 def runs_from_json(data: dict) -> list[Run]:
     """The runs of a :func:`sweep_json` dict (nulls left out of the values)."""
-    return [Run(e["name"], e["rev"], dict(e["params"]),
+    return [Run(e["name"], e["rev"], {key: portable(value) for key, value in e["params"].items()},
                 {(m, q): float(v) for m, qs in e["values"].items() for q, v in qs.items() if v is not None},
                 e.get("train_images")) for e in data["experiments"]]
 
 
-def write_outputs(runs: list[Run], seed_param: str, metric: str, paths: dict, dropped: list[str] = (),
-                  alpha: float = 0.05) -> None:
-    """Summaries and tests of ``runs`` written to ``paths["csv"|"figure"|"report"|"json"]``."""
-    summary = summarize(runs, seed_param, 1 - alpha)
-    tests = paired_tests(runs, default_comparisons(), seed_param, alpha)
-    keys = varying_params(runs, seed_param)
-    numeric = len(keys) == 1 and all(sort_key(r.params.get(keys[0]))[0] == 0 for r in runs)
+def sweep_notes(runs: list[Run], seed_param: str, dropped: list[str] = ()) -> list[str]:
+    """The notes of a sweep's report: the repeats left out, and what a swept training size means."""
     notes = [f"Left out as repeats of an experiment with the same params: {', '.join(dropped)}."
              ] if dropped else []
-    if keys == [TRAIN_SIZE]:
+    if varying_params(runs, seed_param) == [TRAIN_SIZE]:
         notes.append(f"`{TRAIN_SIZE}` is given as the number of training images each run used.")
+    return notes
+
+
+def write_outputs(runs: list[Run], summary: list[dict], comparisons: list[dict], paths: dict,
+                  seed_param: str = "seed", dropped: list[str] = (), alpha: float = 0.05) -> list[dict]:
+    """Write the summary rows, the markdown report and the JSON of a sweep.
+
+    Parameters
+    ----------
+    runs : list of Run
+    summary : list of dict
+        :func:`summarize` of ``runs`` (at confidence ``1 - alpha``).
+    comparisons : list of dict
+        ``{question, a, b, quantity}`` to test (:func:`pair_comparisons`).
+    paths : dict
+        ``csv``, ``report`` (markdown), ``json`` and ``figure``: the first three are written; the
+        report links to the figure, which the caller draws
+        (:func:`mnistlab.reporting.evidence_figures.plot_sweep`).
+    seed_param : str
+        The param that distinguishes repeats.
+    dropped : list of str
+        Experiments left out as repeats, for the notes.
+    alpha : float
+        Level of the tests and verdicts.
+
+    Returns
+    -------
+    list of dict
+        The :func:`paired_tests` rows.
+    """
+    tests = paired_tests(runs, comparisons, seed_param, alpha)
+    notes = sweep_notes(runs, seed_param, dropped)
     write_csv(paths["csv"], summary)
-    plot_metric_vs_param(summary, keys[0] if numeric else None, metric, paths["figure"],
-                         log_x=True if keys == [TRAIN_SIZE] else None,
-                         xlabel="training images" if keys == [TRAIN_SIZE] else None)
     figure = os.path.relpath(paths["figure"], Path(paths["report"]).parent)
     with atomic_path(paths["report"]) as tmp:
         tmp.write_text(sweep_markdown(runs, summary, tests, seed_param, figure, notes))
     write_json(paths["json"], sweep_json(runs, summary, tests, seed_param, alpha, notes))
+    return tests

@@ -41,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 from mnistlab.core.constants import IMAGE_SIZE
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import dump_skops, load_skops
-from mnistlab.core.params import GaborParams
+from mnistlab.core.params import GaborParams, describe_errors
 from mnistlab.data.prepare import downsample
 from mnistlab.features.filters import extract_features
 from mnistlab.features.pca import fit_pca, project
@@ -267,10 +267,7 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
         try:
             return GaborParams(**values)
         except ValidationError as err:
-            first = err.errors()[0]
-            key = ".".join(str(part) for part in first["loc"])
-            message = first["msg"].removeprefix("Value error, ")
-            raise MnistlabError(f"gabor.{key} = {first['input']!r}: {message}") from None
+            raise MnistlabError(describe_errors(err.errors()[:1], prefix="gabor")) from None
 
     def _raw_features(self, images: np.ndarray) -> np.ndarray:
         x = _at_resolution(to_images(images), self.resolution)

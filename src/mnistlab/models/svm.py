@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -43,7 +42,7 @@ from mnistlab.models.svm_kernel import BlasSVC
 METHODS = ("exact", "nystroem")
 #: Types that a model or transformer written by this project holds beyond skops's default-trusted
 #: ones, exactly as ``skops.io.get_untrusted_types`` lists them for the saved files
-#: (``svm_pixels``/``svm_gabor`` with either method, ``data/features/gabor.skops``).
+#: (both SVMs of the registry with either method, and ``data/features/gabor.skops``).
 TRUSTED_TYPES = [
     "mnistlab.features.gabor.FilterBank",
     "mnistlab.features.gabor.GaborFeatures",

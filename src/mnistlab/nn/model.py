@@ -228,7 +228,7 @@ def layer_from_config(config: dict, rng: np.random.Generator | None = None) -> L
 def load_network(path: str | os.PathLike) -> Sequential:
     """Rebuild a :class:`Sequential` saved by :meth:`Sequential.save`.
 
-    The NumPy side's own loader; :func:`mnistlab.core.registry.load_model` dispatches to it by suffix.
+    The NumPy side's own loader; :func:`mnistlab.models.registry.load_model` dispatches to it by suffix.
 
     Parameters
     ----------

@@ -1,24 +1,28 @@
-"""Result figures of the report stage: the leaderboard, training-curve overlays, every confusion matrix.
+"""Figures of results: the leaderboard, confusion matrices, training curves, embeddings,
+calibration and robustness.
 
-Like :mod:`mnistlab.reporting.plots`, every drawing function takes arrays or rows, draws one figure and saves
-it with :func:`mnistlab.reporting.plots.save_figure`; :func:`read_curves` is the one reader of files here (the
-DVCLive TSVs of :mod:`mnistlab.core.curves`).
+The rule between the two drawing modules: :mod:`mnistlab.reporting.plots` holds the drawing
+primitives (:func:`~mnistlab.reporting.plots.save_figure`, confusion cells, the image grid) and the
+figures of images and of the data; this module holds every figure of what the models did. Every
+drawing function takes arrays or rows, draws one figure and saves it with
+:func:`mnistlab.reporting.plots.save_figure`; :func:`read_curves` is the one reader of files here
+(the DVCLive TSVs of :mod:`mnistlab.core.curves`).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from mnistlab.evaluation import calibration
 from mnistlab.reporting.plots import DIGITS, confusion_counts, draw_confusion, plt, save_figure
 
-#: Colour of each model family (mnistlab.core.registry) in the leaderboard.
+#: Colour of each model family (mnistlab.models.registry) in the leaderboard.
 FAMILY_COLORS = {"svm": "tab:orange", "numpy": "tab:blue", "torch": "tab:red"}
 FAMILY_LABELS = {"svm": "SVM (scikit-learn)", "numpy": "NumPy network (from scratch)", "torch": "PyTorch"}
 #: The curves drawn by :func:`plot_curve_overlay`: DVCLive name -> axis label.
@@ -225,15 +229,187 @@ def plot_confusion_grid(y_true: np.ndarray, predictions: dict[str, np.ndarray], 
     save_figure(fig, path)
 
 
-def plot_reliability(y_test: np.ndarray, proba: dict[str, np.ndarray], path: Path,
-                     notes: list[str]) -> list[Path]:
-    """The reliability diagram of every model, when :mod:`mnistlab.evaluation.calibration` draws one.
+# -- confusion matrices and embeddings -------------------------------------------------------------
 
-    Returns ``[path]`` when drawn; otherwise ``[]`` with a note appended to ``notes``.
+def plot_confusion_matrix(
+    y_true: np.ndarray, y_pred: np.ndarray, path: str | os.PathLike, title: str = "Confusion matrix"
+) -> None:
+    """Heatmap of confusion counts (rows true digit, columns predicted), each cell annotated.
+
+    The colour scale is logarithmic so that the few errors off the diagonal stay visible next to
+    the large diagonal counts; empty cells are white.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of shape (N,), integers 0..9
+    path : path-like
+        PNG to write.
+    title : str
+        The model's name belongs here; the accuracy is appended.
     """
-    if not hasattr(calibration, "plot_reliability"):
-        notes.append("mnistlab.evaluation.calibration.plot_reliability not found; skipping the reliability diagram")
-        return []
-    bins = {model: calibration.reliability_bins(y_test, p) for model, p in proba.items()}
-    calibration.plot_reliability(bins, path)
-    return [path]
+    counts = confusion_counts(y_true, y_pred)
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    fig, ax = plt.subplots(figsize=(7.6, 6.4))
+    image = draw_confusion(ax, counts, LogNorm(vmin=1, vmax=max(int(counts.max()), 2)))
+    ax.set_title(f"{title} (accuracy {accuracy:.2%}, {counts.sum():,} images)")
+    fig.colorbar(image, ax=ax, label="images (log scale)")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_embedding(
+    points: np.ndarray, labels: np.ndarray, path: str | os.PathLike, title: str,
+    axis_labels: tuple[str, str] = ("dimension 1", "dimension 2"),
+) -> None:
+    """Scatter of a 2-D embedding coloured by class, with a legend and each class's median marked.
+
+    Parameters
+    ----------
+    points : ndarray of shape (N, 2)
+        E.g. t-SNE or the first two principal components of hidden activations.
+    labels : ndarray of shape (N,), integers 0..9
+    path : path-like
+        PNG to write.
+    title : str
+    axis_labels : tuple of str
+    """
+    fig, ax = plt.subplots(figsize=(8.4, 7))
+    cmap = plt.get_cmap("tab10")
+    for digit in DIGITS:
+        members = points[labels == digit]
+        if len(members) == 0:
+            continue
+        ax.scatter(members[:, 0], members[:, 1], s=7, alpha=0.6, color=cmap(digit), label=str(digit),
+                   edgecolors="none")
+        centre = np.median(members, axis=0)
+        ax.text(centre[0], centre[1], str(digit), fontsize=15, weight="bold", ha="center", va="center",
+                color=cmap(digit), bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": cmap(digit),
+                                         "alpha": 0.85})
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.set_title(f"{title} ({len(points):,} test images)")
+    ax.legend(title="digit", markerscale=3, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_confusion_pair(
+    cm_a: np.ndarray, cm_b: np.ndarray, title_a: str, title_b: str, path: str | os.PathLike
+) -> None:
+    """Two confusion matrices side by side on one shared (logarithmic) colour scale, counts in cells.
+
+    Parameters
+    ----------
+    cm_a, cm_b : ndarray of shape (10, 10), int
+        Counts, rows true digit, columns predicted (e.g. :func:`confusion_counts`).
+    title_a, title_b : str
+        Panel titles (the model names); each panel's accuracy is appended.
+    path : path-like
+        PNG to write.
+    """
+    norm = LogNorm(vmin=1, vmax=max(int(cm_a.max()), int(cm_b.max()), 2))
+    fig, axes = plt.subplots(1, 2, figsize=(14.5, 6.4))
+    for ax, counts, title in zip(axes, (cm_a, cm_b), (title_a, title_b), strict=True):
+        counts = np.asarray(counts)
+        image = draw_confusion(ax, counts, norm)
+        errors = counts.sum() - np.trace(counts)
+        accuracy = np.trace(counts) / max(counts.sum(), 1)
+        ax.set_title(f"{title}\naccuracy {accuracy:.2%}, {errors:,} errors of {counts.sum():,}")
+    fig.colorbar(image, ax=axes, label="images (log scale, shared)", shrink=0.85)
+    save_figure(fig, path)
+
+
+def plot_per_class_gain(
+    cm_a: np.ndarray, cm_b: np.ndarray, title_a: str, title_b: str, path: str | os.PathLike
+) -> None:
+    """Bars of the per-class accuracy (recall) gain of model b over model a, in percentage points.
+
+    Parameters
+    ----------
+    cm_a, cm_b : ndarray of shape (10, 10), int
+        Confusion counts of the two models on the same images, rows true digit.
+    title_a, title_b : str
+        Model names; the bars show ``title_b`` minus ``title_a``.
+    path : path-like
+        PNG to write.
+    """
+    cm_a, cm_b = np.asarray(cm_a, dtype=float), np.asarray(cm_b, dtype=float)
+    recall_a = np.diag(cm_a) / np.maximum(cm_a.sum(axis=1), 1)
+    recall_b = np.diag(cm_b) / np.maximum(cm_b.sum(axis=1), 1)
+    gain = 100 * (recall_b - recall_a)
+    overall = 100 * (np.trace(cm_b) / max(cm_b.sum(), 1) - np.trace(cm_a) / max(cm_a.sum(), 1))
+    fig, ax = plt.subplots(figsize=(7.6, 4.2))
+    ax.bar(DIGITS, gain, color=np.where(gain >= 0, "tab:green", "tab:red"))
+    for digit, value in zip(DIGITS, gain, strict=True):
+        ax.annotate(f"{value:+.2f}", (digit, value), ha="center", va="bottom" if value >= 0 else "top",
+                    fontsize=8, xytext=(0, 2 if value >= 0 else -2), textcoords="offset points")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.axhline(overall, color="gray", linestyle="--", linewidth=0.8, label=f"overall {overall:+.2f}")
+    ax.set_xticks(DIGITS)
+    ax.set_xlabel("true digit")
+    ax.set_ylabel("accuracy gain (percentage points)")
+    ax.set_title(f"Per-class accuracy: {title_b} minus {title_a}")
+    ax.margins(y=0.2)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+# -- calibration and robustness --------------------------------------------------------------------
+
+def plot_reliability(rows_by_model: dict[str, list[dict]], path: str | os.PathLike) -> None:
+    """Reliability diagram of several models, saved as PNG.
+
+    Left: accuracy against mean confidence per bin, with the diagonal of perfect calibration.
+    Right: how many test images fall in each bin (log scale), since most fall in the top bin.
+
+    Parameters
+    ----------
+    rows_by_model : dict of str to list of dict
+        Model name (the legend) -> rows ``{bin, confidence, accuracy, count}`` of
+        :func:`mnistlab.evaluation.calibration.reliability_bins` (fractions, counts).
+    path : path-like
+        PNG to write.
+    """
+    fig, (ax, ax_count) = plt.subplots(1, 2, figsize=(11, 4.8), gridspec_kw={"width_ratios": [3, 2]})
+    ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--", label="perfect calibration")
+    for name, rows in rows_by_model.items():
+        conf = [r["confidence"] for r in rows]
+        line, = ax.plot(conf, [r["accuracy"] for r in rows], marker="o", ms=3, lw=1.2, label=name)
+        ax_count.plot(conf, [r["count"] for r in rows], marker="o", ms=3, lw=1, color=line.get_color())
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean confidence in bin (largest class probability)",
+           ylabel="accuracy in bin", title="Reliability diagram on the test set")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3)
+    ax_count.set(yscale="log", xlim=(0, 1), xlabel="mean confidence in bin", ylabel="test images in bin",
+                 title="Images per confidence bin")
+    ax_count.grid(alpha=0.3)
+    save_figure(fig, path)
+
+
+def plot_robustness_heatmap(table: Mapping[str, Mapping[str, float]], path: str | os.PathLike) -> None:
+    """Accuracy heatmap, models (rows) x clean, each corruption family and the mean (columns), annotated.
+
+    Parameters
+    ----------
+    table : mapping of str to mapping of str to float
+        Model -> column -> accuracy (a fraction), every model with the same columns:
+        :func:`mnistlab.evaluation.robustness.summary` (``metrics/robustness.json``).
+    path : path-like
+        PNG to write.
+    """
+    models = list(table)
+    columns = list(next(iter(table.values()))) if models else []
+    values = np.array([[table[m][c] for c in columns] for m in models]).reshape(len(models), len(columns))
+    fig, ax = plt.subplots(figsize=(1.0 * len(columns) + 2.6, 0.45 * len(models) + 1.6))
+    image = ax.imshow(values, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
+    for (r, c), value in np.ndenumerate(values):
+        ax.text(c, r, f"{value:.3f}", ha="center", va="center", fontsize=8,
+                color="white" if value < 0.25 or value > 0.85 else "black")
+    ax.set_xticks(range(len(columns)), [c.replace("mean_corruption_accuracy", "mean") for c in columns],
+                  rotation=35, ha="right")
+    ax.set_yticks(range(len(models)), models)
+    ax.set_title("Test accuracy under corruptions (mean over severities)")
+    fig.colorbar(image, ax=ax, fraction=0.03, label="accuracy")
+    fig.tight_layout()
+    save_figure(fig, path)

@@ -1,7 +1,13 @@
-"""Matplotlib figures of the pipeline (PNG, written atomically under ``plots/images/``).
+"""Drawing primitives, and figures of images and of the data (PNG, written atomically).
 
-Every function takes arrays, draws one figure and saves it with :func:`save_figure`; none reads
-params or files, so each can be tested on small synthetic inputs.
+The rule between the two drawing modules: this one holds the primitives every figure uses
+(:func:`save_figure`, the Agg backend, confusion counts and cells, the image grid) and figures
+whose content is images or the data itself (sample digits, label distribution, galleries of test
+digits, the Gabor filter bank, a digit under every corruption); :mod:`mnistlab.reporting.figures`
+holds the figures of results (metrics, confusion matrices, curves, embeddings, robustness,
+calibration). Every drawing function takes arrays, draws one figure and saves it with
+:func:`save_figure`; none reads params or files, so each can be tested on small synthetic inputs.
+Importing this module selects matplotlib's Agg backend (no display on servers and CI).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 110) -> Non
     plt.close(fig)
 
 
-# -- report figures (stages/report.py) -----------------------------------------------------------
+# -- primitives and image grids ---------------------------------------------------------------------
 
 DIGITS = np.arange(10)
 
@@ -144,32 +150,6 @@ def draw_confusion(ax: plt.Axes, counts: np.ndarray, norm: LogNorm, fontsize: fl
     return image
 
 
-def plot_confusion_matrix(
-    y_true: np.ndarray, y_pred: np.ndarray, path: str | os.PathLike, title: str = "Confusion matrix"
-) -> None:
-    """Heatmap of confusion counts (rows true digit, columns predicted), each cell annotated.
-
-    The colour scale is logarithmic so that the few errors off the diagonal stay visible next to
-    the large diagonal counts; empty cells are white.
-
-    Parameters
-    ----------
-    y_true, y_pred : ndarray of shape (N,), integers 0..9
-    path : path-like
-        PNG to write.
-    title : str
-        The model's name belongs here; the accuracy is appended.
-    """
-    counts = confusion_counts(y_true, y_pred)
-    accuracy = np.trace(counts) / max(counts.sum(), 1)
-    fig, ax = plt.subplots(figsize=(7.6, 6.4))
-    image = draw_confusion(ax, counts, LogNorm(vmin=1, vmax=max(int(counts.max()), 2)))
-    ax.set_title(f"{title} (accuracy {accuracy:.2%}, {counts.sum():,} images)")
-    fig.colorbar(image, ax=ax, label="images (log scale)")
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
 def plot_misclassified(
     images: np.ndarray, y_true: np.ndarray, proba: np.ndarray, path: str | os.PathLike, n: int = 36,
     title: str = "Misclassified test digits",
@@ -229,43 +209,7 @@ def plot_predictions(
     save_figure(_image_grid(images[chosen], captions, heading, colors=colors), path)
 
 
-def plot_embedding(
-    points: np.ndarray, labels: np.ndarray, path: str | os.PathLike, title: str,
-    axis_labels: tuple[str, str] = ("dimension 1", "dimension 2"),
-) -> None:
-    """Scatter of a 2-D embedding coloured by class, with a legend and each class's median marked.
-
-    Parameters
-    ----------
-    points : ndarray of shape (N, 2)
-        E.g. t-SNE or the first two principal components of hidden activations.
-    labels : ndarray of shape (N,), integers 0..9
-    path : path-like
-        PNG to write.
-    title : str
-    axis_labels : tuple of str
-    """
-    fig, ax = plt.subplots(figsize=(8.4, 7))
-    cmap = plt.get_cmap("tab10")
-    for digit in DIGITS:
-        members = points[labels == digit]
-        if len(members) == 0:
-            continue
-        ax.scatter(members[:, 0], members[:, 1], s=7, alpha=0.6, color=cmap(digit), label=str(digit),
-                   edgecolors="none")
-        centre = np.median(members, axis=0)
-        ax.text(centre[0], centre[1], str(digit), fontsize=15, weight="bold", ha="center", va="center",
-                color=cmap(digit), bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": cmap(digit),
-                                         "alpha": 0.85})
-    ax.set_xlabel(axis_labels[0])
-    ax.set_ylabel(axis_labels[1])
-    ax.set_title(f"{title} ({len(points):,} test images)")
-    ax.legend(title="digit", markerscale=3, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-# -- Gabor features and the pixels-vs-Gabor comparison (stages/gabor.py, evaluate) ----------------
+# -- filters and corruptions ----------------------------------------------------------------------
 
 
 def plot_filter_bank(
@@ -322,63 +266,33 @@ def plot_filter_bank(
     save_figure(fig, path)
 
 
-def plot_confusion_pair(
-    cm_a: np.ndarray, cm_b: np.ndarray, title_a: str, title_b: str, path: str | os.PathLike
+def plot_corruption_strip(
+    strip: dict[str, list[tuple[float, np.ndarray]]], path: str | os.PathLike, label: int | None = None
 ) -> None:
-    """Two confusion matrices side by side on one shared (logarithmic) colour scale, counts in cells.
+    """One digit at every severity of every corruption: a row per family, severities left to right.
 
     Parameters
     ----------
-    cm_a, cm_b : ndarray of shape (10, 10), int
-        Counts, rows true digit, columns predicted (e.g. :func:`confusion_counts`).
-    title_a, title_b : str
-        Panel titles (the model names); each panel's accuracy is appended.
+    strip : dict of str to list of (float, ndarray of shape (28, 28))
+        Family -> (severity, corrupted digit in [0, 1]), as
+        :func:`mnistlab.evaluation.robustness.corruption_strip` returns.
     path : path-like
         PNG to write.
+    label : int, optional
+        The digit's label, for the title.
     """
-    norm = LogNorm(vmin=1, vmax=max(int(cm_a.max()), int(cm_b.max()), 2))
-    fig, axes = plt.subplots(1, 2, figsize=(14.5, 6.4))
-    for ax, counts, title in zip(axes, (cm_a, cm_b), (title_a, title_b), strict=True):
-        counts = np.asarray(counts)
-        image = draw_confusion(ax, counts, norm)
-        errors = counts.sum() - np.trace(counts)
-        accuracy = np.trace(counts) / max(counts.sum(), 1)
-        ax.set_title(f"{title}\naccuracy {accuracy:.2%}, {errors:,} errors of {counts.sum():,}")
-    fig.colorbar(image, ax=axes, label="images (log scale, shared)", shrink=0.85)
-    save_figure(fig, path)
-
-
-def plot_per_class_gain(
-    cm_a: np.ndarray, cm_b: np.ndarray, title_a: str, title_b: str, path: str | os.PathLike
-) -> None:
-    """Bars of the per-class accuracy (recall) gain of model b over model a, in percentage points.
-
-    Parameters
-    ----------
-    cm_a, cm_b : ndarray of shape (10, 10), int
-        Confusion counts of the two models on the same images, rows true digit.
-    title_a, title_b : str
-        Model names; the bars show ``title_b`` minus ``title_a``.
-    path : path-like
-        PNG to write.
-    """
-    cm_a, cm_b = np.asarray(cm_a, dtype=float), np.asarray(cm_b, dtype=float)
-    recall_a = np.diag(cm_a) / np.maximum(cm_a.sum(axis=1), 1)
-    recall_b = np.diag(cm_b) / np.maximum(cm_b.sum(axis=1), 1)
-    gain = 100 * (recall_b - recall_a)
-    overall = 100 * (np.trace(cm_b) / max(cm_b.sum(), 1) - np.trace(cm_a) / max(cm_a.sum(), 1))
-    fig, ax = plt.subplots(figsize=(7.6, 4.2))
-    ax.bar(DIGITS, gain, color=np.where(gain >= 0, "tab:green", "tab:red"))
-    for digit, value in zip(DIGITS, gain, strict=True):
-        ax.annotate(f"{value:+.2f}", (digit, value), ha="center", va="bottom" if value >= 0 else "top",
-                    fontsize=8, xytext=(0, 2 if value >= 0 else -2), textcoords="offset points")
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.axhline(overall, color="gray", linestyle="--", linewidth=0.8, label=f"overall {overall:+.2f}")
-    ax.set_xticks(DIGITS)
-    ax.set_xlabel("true digit")
-    ax.set_ylabel("accuracy gain (percentage points)")
-    ax.set_title(f"Per-class accuracy: {title_b} minus {title_a}")
-    ax.margins(y=0.2)
-    ax.legend(frameon=False)
+    ncols = max((len(row) for row in strip.values()), default=1)
+    nrows = max(len(strip), 1)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols + 1.6, 1.45 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for r, (name, row) in enumerate(strip.items()):
+        for c, (severity, image) in enumerate(row):
+            ax = axes[r, c]
+            ax.imshow(image, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_title(f"{severity:g}", fontsize=8)
+        axes[r, 0].text(-4, 14, name, ha="right", va="center", fontsize=9)
+    digit = "" if label is None else f" (a {label})"
+    fig.suptitle(f"One test digit{digit} under every corruption and severity (before deskewing)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)

@@ -1,16 +1,19 @@
 """The visual report: tables and PNG figures drawn from what the evaluate, compare, robustness and
 training stages wrote, so a reader sees the results without running DVC.
 
-:func:`leaderboard_rows` and :func:`svm_gain_rows` compute the two tables (``plots/leaderboard.csv``,
+:func:`make_report` is the report stage: it reads every input (:class:`ReportFiles`) with the
+readers of :mod:`mnistlab.core.io`, writes the two tables and draws every figure.
+:func:`leaderboard_rows` and :func:`svm_gain_rows` compute the tables (``plots/leaderboard.csv``,
 ``plots/svm_gain.csv``) and :func:`write_report` draws the figures from arrays and dicts (no file
-reading, so it can be tested on small synthetic inputs); ``stages/report.py`` reads the files with
-:func:`read_json` and :func:`read_proba`. The figures of what the networks learned are drawn by
-:mod:`mnistlab.reporting.representations`.
+reading, so it can be tested on small synthetic inputs). The figures of what the networks learned
+are drawn by :mod:`mnistlab.reporting.representations`.
+
+No model is named here: the models of a figure are chosen by their attributes in
+:data:`mnistlab.models.registry.MODELS` (family, ``features``, ``role``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,17 +24,38 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from mnistlab.core.errors import MnistlabError
-from mnistlab.core.io import atomic_path
-from mnistlab.core.registry import MODELS
-from mnistlab.data.prepare import Split, label_counts
+from mnistlab.core.io import Split, atomic_path, read_json, read_probabilities, read_split
+from mnistlab.core.params import Params
+from mnistlab.data.prepare import label_counts
+from mnistlab.evaluation.calibration import reliability_bins
 from mnistlab.evidence.compare import accuracy_interval
+from mnistlab.features.gabor import make_bank
+from mnistlab.models.registry import MODELS, load_model, model_file, select
 from mnistlab.reporting import figures, plots
+from mnistlab.reporting.representations import write_representation_figures
 
-#: The PyTorch twin of the NumPy MLP and the CNN of the figures (mnistlab.core.registry names).
-TWIN_MODEL = "torch_mlp"
-CNN_MODEL = "torch_cnn"
-#: The pair of the per-class SVM gain: features b minus features a.
-SVM_PAIR = ("svm_pixels", "svm_gabor")
+
+def _the_one(**attributes: object) -> str | None:
+    """The one registry model with these attributes, or None when there is none (or several)."""
+    names = select(**attributes)
+    return names[0] if len(names) == 1 else None
+
+
+#: The PyTorch twin drawn against the NumPy MLP, and the CNN of the filter figures (registry ``role``).
+TWIN_MODEL = _the_one(role="report_twin")
+CNN_MODEL = _the_one(role="report_convnet")
+#: What each SVM of the pair reads (registry ``features``), for the figure titles.
+FEATURE_LABELS = {"pixels": "raw pixels", "gabor": "Gabor features"}
+
+
+def _svm_pair() -> tuple[str, ...]:
+    """The registry's SVM on each of :data:`FEATURE_LABELS`, in that order; empty when one lacks."""
+    names = tuple(_the_one(family="svm", features=features) for features in FEATURE_LABELS)
+    return names if all(names) else ()
+
+
+#: The pair of the per-class SVM gain, features b minus features a (see :func:`_svm_pair`).
+SVM_PAIR = _svm_pair()
 #: Dimensions kept by PCA before t-SNE (the usual speed-up; van der Maaten and Hinton 2008, sec. 5).
 TSNE_PCA_DIMS = 50
 #: Up to this many points t-SNE computes exact gradients (faster than Barnes-Hut for small N).
@@ -48,7 +72,7 @@ FIGURES = {
     "predictions": "predictions.png",
     "reliability": "reliability.png",
     "curves_numpy": "curves_numpy_mlps.png",
-    "curves_twin": "curves_numpy_vs_torch_mlp.png",
+    "curves_twin": f"curves_numpy_vs_{TWIN_MODEL or 'twin'}.png",
     "curves_torch": "curves_torch.png",
     "svm_pair": "svm_confusion_pixels_vs_gabor.png",
     "svm_gain": "svm_per_class_gain.png",
@@ -63,59 +87,17 @@ SVM_GAIN_COLUMNS = ("digit", *SVM_PAIR, "gain")
 
 # -- inputs ------------------------------------------------------------------------------------------
 
-def read_json(path: str | os.PathLike, what: str, required: bool = True) -> dict | None:
-    """Read a JSON object written by another stage.
-
-    Returns None when the file is missing and not ``required``.
-
-    Raises
-    ------
-    MnistlabError
-        If a required file is missing, or the file is not a JSON object (``what`` says which stage
-        writes it).
-    """
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        if not required:
-            return None
-        raise MnistlabError(f"{path}: not found; run `dvc repro {what}` first") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise MnistlabError(f"{path}: not valid JSON ({err}); run `dvc repro {what}` again") from None
-    if not isinstance(data, dict):
-        raise MnistlabError(f"{path}: expected a JSON object; run `dvc repro {what}` again")
-    return data
-
-
-def read_proba(path: str | os.PathLike, n_images: int) -> dict[str, np.ndarray]:
-    """Each model's test probabilities (``data/evaluation/test_proba.npz``), float64 (n_images, 10).
-
-    Raises
-    ------
-    MnistlabError
-        If the file is missing or unreadable, or a model's array does not fit the test split.
-    """
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            proba = {name: np.asarray(data[name], dtype=np.float64) for name in data.files}
-    except FileNotFoundError:
-        raise MnistlabError(f"{path}: not found; run `dvc repro evaluate` first") from None
-    except (OSError, ValueError) as err:
-        raise MnistlabError(f"{path}: not a .npz of probabilities ({err}); run `dvc repro evaluate`"
-                            ) from None
-    for name, p in proba.items():
-        if p.shape != (n_images, 10):
-            raise MnistlabError(f"{path}: {name} has shape {p.shape}, expected ({n_images}, 10) for the "
-                                "test split; run `dvc repro evaluate` again")
-    return proba
-
-
 def read_train_metrics(folder: str | os.PathLike) -> dict[str, dict]:
-    """Model name -> ``<folder>/<model>.json`` (the training stages' metrics) for every model present."""
+    """Model name -> ``<folder>/<model>.json`` (the training stages' metrics) for every model present.
+
+    Raises
+    ------
+    MnistlabError
+        If a present file is not a JSON object (:func:`mnistlab.core.io.read_json`).
+    """
     paths = {name: Path(folder) / f"{name}.json" for name in MODELS}
-    return {name: read_json(path, "train") for name, path in paths.items() if path.is_file()}
+    return {name: read_json(path, f"the training metrics of {name} (run `dvc repro`)")
+            for name, path in paths.items() if path.is_file()}
 
 
 def label_count_table(splits: dict[str, Split]) -> dict[str, np.ndarray]:
@@ -193,15 +175,21 @@ def leaderboard_rows(
 def svm_gain_rows(y_test: np.ndarray, test_proba: dict[str, np.ndarray]) -> list[dict]:
     """Per-digit test accuracy (recall) of the two SVMs of :data:`SVM_PAIR` and the gain b - a.
 
+    Parameters
+    ----------
+    y_test : ndarray of shape (N,), integers 0..9
+    test_proba : dict of str to ndarray of shape (N, 10)
+        Model name -> test probabilities.
+
     Returns
     -------
     list of dict
-        Ten rows ``{digit, svm_pixels, svm_gabor, gain}`` (fractions), or none when either SVM has
-        no probabilities.
+        Ten rows with the keys :data:`SVM_GAIN_COLUMNS`, ``{digit, <SVM a>, <SVM b>, gain}``
+        (fractions), or none when either SVM has no probabilities.
     """
-    a, b = SVM_PAIR
-    if not {a, b} <= test_proba.keys():
+    if not SVM_PAIR or not set(SVM_PAIR) <= test_proba.keys():
         return []
+    a, b = SVM_PAIR
     recall = {}
     for name in SVM_PAIR:
         counts = plots.confusion_counts(y_test, np.asarray(test_proba[name]).argmax(axis=1))
@@ -295,7 +283,7 @@ class ReportInputs:
     test_metrics : dict
         ``metrics/test.json``: model -> ``accuracy`` ...
     test_proba : dict of str to ndarray of shape (N_test, 10)
-        :func:`read_proba`.
+        :func:`mnistlab.core.io.read_probabilities`.
     leaderboard : list of dict
         :func:`leaderboard_rows`.
     curves : dict
@@ -325,13 +313,13 @@ def curve_groups(embedding_model: str) -> dict[str, tuple[str, list[str]]]:
 
     ``{n}`` in a title stands for the number of models drawn (those with curves).
     """
-    numpy_models = [name for name, spec in MODELS.items() if spec.family == "numpy"]
-    torch_models = [name for name, spec in MODELS.items() if spec.family == "torch"]
+    numpy_models = list(select(family="numpy"))
+    torch_models = list(select(family="torch"))
     twin_title = MODELS[TWIN_MODEL].title if TWIN_MODEL in MODELS else "PyTorch"
     return {
         "curves_numpy": ("{n} NumPy MLPs (from scratch; optimizer and initialisation)", numpy_models),
         "curves_twin": (f"{embedding_model} (NumPy, from scratch) vs {TWIN_MODEL} ({twin_title})",
-                        [embedding_model, TWIN_MODEL]),
+                        [embedding_model, TWIN_MODEL or ""]),
         "curves_torch": ("{n} PyTorch models", torch_models),
     }
 
@@ -362,8 +350,8 @@ def write_report(folder: str | os.PathLike, inputs: ReportInputs, gallery_size: 
     best = proba[name]
     plots.plot_samples_per_class(*inputs.train, out["samples"], seed=seed)
     plots.plot_label_distribution(inputs.label_counts, out["labels"])
-    plots.plot_confusion_matrix(y_test, best.argmax(axis=1), out["confusion"],
-                                title=f"Best model on the test set: {name}")
+    figures.plot_confusion_matrix(y_test, best.argmax(axis=1), out["confusion"],
+                                  title=f"Best model on the test set: {name}")
     plots.plot_misclassified(x_test, y_test, best, out["misclassified"], n=gallery_size,
                              title=f"Misclassified by {name}")
     plots.plot_predictions(x_test, y_test, best, out["predictions"], n=gallery_size, seed=seed,
@@ -376,7 +364,8 @@ def write_report(folder: str | os.PathLike, inputs: ReportInputs, gallery_size: 
         written.append(out["leaderboard"])
     figures.plot_confusion_grid(y_test, {m: p.argmax(axis=1) for m, p in proba.items()}, out["confusion_all"])
     written.append(out["confusion_all"])
-    written += figures.plot_reliability(y_test, proba, out["reliability"], notes)
+    figures.plot_reliability({m: reliability_bins(y_test, p) for m, p in proba.items()}, out["reliability"])
+    written.append(out["reliability"])
     for key, (title, models) in curve_groups(inputs.embedding_model).items():
         present = {m: inputs.curves[m] for m in models if inputs.curves.get(m)}
         if present:
@@ -384,20 +373,146 @@ def write_report(folder: str | os.PathLike, inputs: ReportInputs, gallery_size: 
             written.append(out[key])
         else:
             notes.append(f"no curves of {', '.join(filter(None, models))}; skipping {out[key].name}")
-    if set(SVM_PAIR) <= proba.keys():
+    if SVM_PAIR and set(SVM_PAIR) <= proba.keys():
         pixels, gabor = (plots.confusion_counts(y_test, proba[key].argmax(axis=1)) for key in SVM_PAIR)
-        titles = ("svm_pixels (raw pixels)", "svm_gabor (Gabor features)")
-        plots.plot_confusion_pair(pixels, gabor, *titles, out["svm_pair"])
-        plots.plot_per_class_gain(pixels, gabor, *titles, out["svm_gain"])
+        titles = [f"{key} ({FEATURE_LABELS[MODELS[key].features]})" for key in SVM_PAIR]
+        figures.plot_confusion_pair(pixels, gabor, *titles, out["svm_pair"])
+        figures.plot_per_class_gain(pixels, gabor, *titles, out["svm_gain"])
         written += [out["svm_pair"], out["svm_gain"]]
     else:
-        notes.append(f"{' or '.join(SVM_PAIR)} not evaluated; skipping the SVM pair figures")
+        missing = " or ".join(SVM_PAIR) or "an SVM on each of " + " and ".join(FEATURE_LABELS.values())
+        notes.append(f"{missing} not evaluated; skipping the SVM pair figures")
     if inputs.hidden is not None:
         chosen = embedding_sample(len(y_test), embedding_samples, seed)
         features = inputs.hidden(x_test[chosen])
         for method, label in (("tsne", "t-SNE"), ("pca", "PCA")):
             points, axes = embedding_2d(features, method, seed)
-            plots.plot_embedding(points, y_test[chosen], out[method], axis_labels=axes,
-                                 title=f"{label} of the {inputs.embedding_model} hidden layer")
+            figures.plot_embedding(points, y_test[chosen], out[method], axis_labels=axes,
+                                   title=f"{label} of the {inputs.embedding_model} hidden layer")
             written.append(out[method])
     return written, notes
+
+
+# -- the report stage --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """The report stage's inputs and outputs (``stages/report.py`` options, dvc.yaml).
+
+    Attributes
+    ----------
+    train, val, test : Path
+        Prepared splits (:func:`mnistlab.core.io.read_split`).
+    metrics, speed : Path
+        ``metrics/test.json`` (required) and ``metrics/speed.json`` (optional) of the evaluate stage.
+    train_metrics : Path
+        Folder of the training stages' ``<model>.json``.
+    compare, robustness : Path
+        ``metrics/compare.json`` and ``metrics/robustness.json``; a missing one skips what needs it.
+    proba : Path
+        ``data/evaluation/test_proba.npz`` (:func:`mnistlab.core.io.read_probabilities`).
+    models : Path
+        Folder of the trained models (the twin and the CNN of the representation figures).
+    curves : Path
+        Folder of the DVCLive curves, one sub-folder per model.
+    images : Path
+        Output folder of the PNGs.
+    leaderboard, svm_gain : Path
+        Output CSVs.
+    embedding_model : Path
+        The NumPy MLP (``.npz``) of the embeddings and first-layer weights.
+    """
+
+    train: Path
+    val: Path
+    test: Path
+    metrics: Path
+    speed: Path
+    train_metrics: Path
+    compare: Path
+    robustness: Path
+    proba: Path
+    models: Path
+    curves: Path
+    images: Path
+    leaderboard: Path
+    svm_gain: Path
+    embedding_model: Path
+
+
+def hidden_layer(path: Path, notes: list[str]) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The MLP's ``hidden`` function, or None (with a note) when the file is absent or not a NumPy net.
+
+    Raises
+    ------
+    MnistlabError
+        If the file exists but is not a readable model (:func:`mnistlab.models.registry.load_model`).
+    """
+    if not path.is_file():
+        notes.append(f"{path}: not found; skipping the t-SNE and PCA embedding figures")
+        return None
+    network = load_model(path)
+    if not hasattr(network, "hidden"):
+        notes.append(f"{path}: not a NumPy network; skipping the t-SNE and PCA embedding figures")
+        return None
+    return network.hidden
+
+
+def make_report(files: ReportFiles, params: Params) -> tuple[list[Path], list[str]]:
+    """Read every input of :class:`ReportFiles`, write the two tables and draw every figure.
+
+    Parameters
+    ----------
+    files : ReportFiles
+    params : Params
+        ``report`` (gallery size, embedding samples, seed) and ``gabor`` (the bank drawn beside
+        the CNN's filters).
+
+    Returns
+    -------
+    written : list of Path
+        The tables, then the figures written.
+    notes : list of str
+        What was skipped and why (missing optional inputs or models).
+
+    Raises
+    ------
+    MnistlabError
+        One line naming the file: a split, ``metrics/test.json`` or the probabilities missing or
+        malformed, or probabilities whose labels are not those of the test split.
+    """
+    splits = {name: read_split(getattr(files, name)) for name in ("train", "val", "test")}
+    test, notes = splits["test"], []
+    metrics = read_json(files.metrics, "the evaluate stage's test metrics (run `dvc repro evaluate` first)")
+    y_proba, proba = read_probabilities(files.proba)
+    if not np.array_equal(y_proba, test.y):
+        raise MnistlabError(f"{files.proba}: its {len(y_proba)} labels are not those of {files.test} "
+                            f"({len(test.y)} images); run `dvc repro evaluate` again")
+    optional = {key: read_json(getattr(files, key), f"the {key} stage's metrics (dvc repro {key})",
+                               required=False) for key in ("compare", "robustness")}
+    notes += [f"{getattr(files, key)}: not found; drawing without it"
+              for key, value in optional.items() if value is None]
+    speed = read_json(files.speed, "the evaluate stage's speeds (dvc repro evaluate)", required=False) or {}
+    rows = leaderboard_rows(test.y, proba, metrics, speed, read_train_metrics(files.train_metrics),
+                            optional["robustness"])
+    write_table(files.leaderboard, rows, LEADERBOARD_COLUMNS)
+    write_table(files.svm_gain, svm_gain_rows(test.y, proba), SVM_GAIN_COLUMNS)
+
+    embedding = Path(files.embedding_model)
+    inputs = ReportInputs(
+        train=splits["train"], test=test, label_counts=label_count_table(splits), test_metrics=metrics,
+        test_proba=proba, leaderboard=rows, compare=optional["compare"],
+        curves={name: figures.read_curves(files.curves, name) for name in MODELS},
+        hidden=hidden_layer(embedding, notes), embedding_model=embedding.stem,
+    )
+    section = params.report
+    written, skipped = write_report(files.images, inputs, section.gallery_size, section.embedding_samples,
+                                    section.seed)
+    g = params.gabor
+    bank = make_bank(g.orientations, g.frequencies, g.kernel_size, g.sigma, g.bandwidth)
+    index = int(np.random.default_rng(section.seed).integers(len(test.y)))
+    twin, cnn = (model_file(name, files.models) if name else None for name in (TWIN_MODEL, CNN_MODEL))
+    more, skipped_more = write_representation_figures(
+        files.images, embedding, twin, cnn, bank, g.resolution, test.x[index],
+        f"test image {index}, label {test.y[index]}")
+    return [Path(files.leaderboard), Path(files.svm_gain), *written, *more], notes + skipped + skipped_more

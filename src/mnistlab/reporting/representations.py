@@ -42,7 +42,7 @@ def first_linear_weights(network) -> np.ndarray:
     Parameters
     ----------
     network : mnistlab.nn.model.Sequential or mnistlab.models.torch_models.predictor.TorchPredictor
-        As returned by :func:`mnistlab.core.registry.load_model` for ``.npz`` and ``.pt`` files.
+        As returned by :func:`mnistlab.models.registry.load_model` for ``.npz`` and ``.pt`` files.
 
     Returns
     -------
@@ -317,7 +317,7 @@ def plot_feature_maps(image: np.ndarray, caption: str, moduli: np.ndarray, bank,
 # -- the report stage's entry point -----------------------------------------------------------------
 
 def _load(path: Path | None, what: str, notes: list[str]):
-    from mnistlab.core.registry import load_model
+    from mnistlab.models.registry import load_model
 
     if path is None or not Path(path).is_file():
         notes.append(f"{path}: not found; skipping {what}")

@@ -9,6 +9,6 @@ predictor   save, load and predict (no training code)
 augment     batched random rotation, perspective and shifts
 
 The same prepared splits and the same predictor interface as the from-scratch NumPy network
-(:mod:`mnistlab.core.registry`), so the evaluate stage treats ``models/torch_<variant>.pt`` like any
+(:mod:`mnistlab.models.registry`), so the evaluate stage treats ``models/torch_<variant>.pt`` like any
 other model.
 """

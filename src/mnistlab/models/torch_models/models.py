@@ -13,14 +13,14 @@ A patch embedding whose stride equals its kernel size is exactly ``Conv2d(1, C, 
 
 A *builder* is a function returning the list of layers; its keyword arguments and their defaults
 are the architecture's sizes, saved with the weights so :func:`build_model` can rebuild it.
-Which builders are models of the pipeline is said by :data:`mnistlab.core.registry.MODELS`.
+:data:`BUILDERS` names every builder; the ``builder`` field of a PyTorch model in
+:data:`mnistlab.models.registry.MODELS` is one of its keys.
 """
 
 from __future__ import annotations
 
 import inspect
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from torch import Tensor, nn
 
@@ -119,13 +119,25 @@ def mlp(hidden_sizes: Sequence[int] = (512,), dropout: float = 0.0) -> list[nn.M
     return [nn.Flatten(), *_mlp_layers(IMAGE_SIZE * IMAGE_SIZE, hidden_sizes, dropout)]
 
 
+#: Builder name (a registry ``builder`` field) -> the function returning the layers.
+BUILDERS: dict[str, Callable[..., list[nn.Module]]] = {
+    "logreg": logreg,
+    "fnn": fnn,
+    "cnn": cnn,
+    "patchnet": patchnet,
+    "mlp": mlp,
+}
+#: Shape of one input image of every builder's model: a batch is (N, *INPUT_SHAPE), float32 in [0, 1].
+INPUT_SHAPE = (1, IMAGE_SIZE, IMAGE_SIZE)
+
+
 def default_sizes(builder: str) -> dict:
     """The keyword defaults of ``builder``: the sizes of the architecture as the pipeline trains it.
 
     Raises
     ------
     MnistlabError
-        If there is no builder of that name in this module.
+        If ``builder`` is not a key of :data:`BUILDERS`.
     """
     function = _builder(builder)
     return {name: (list(p.default) if isinstance(p.default, tuple) else p.default)
@@ -133,12 +145,14 @@ def default_sizes(builder: str) -> dict:
             if p.default is not inspect.Parameter.empty}
 
 
-def _builder(name: str):
-    function = getattr(sys.modules[__name__], name, None) if not name.startswith("_") else None
-    if not callable(function) or name in ("build_model", "default_sizes", "count_params", "Normalize"):
+def _builder(name: str) -> Callable[..., list[nn.Module]]:
+    """The builder function of :data:`BUILDERS` named ``name``, or a one-line :class:`MnistlabError`."""
+    try:
+        return BUILDERS[name]
+    except (KeyError, TypeError):
         raise MnistlabError(f"PyTorch architecture {name!r}: no builder function of that name in "
-                            "mnistlab.models.torch_models.models")
-    return function
+                            f"mnistlab.models.torch_models.models.BUILDERS (one of {', '.join(BUILDERS)})"
+                            ) from None
 
 
 def build_model(builder: str, sizes: dict | None = None, normalize: bool = True) -> nn.Sequential:
@@ -147,7 +161,7 @@ def build_model(builder: str, sizes: dict | None = None, normalize: bool = True)
     Parameters
     ----------
     builder : str
-        A builder function of this module: ``logreg``, ``fnn``, ``cnn``, ``patchnet``, ``mlp`` ...
+        A key of :data:`BUILDERS`.
     sizes : dict, optional
         Keyword arguments of the builder; its defaults when None.
     normalize : bool
@@ -156,7 +170,7 @@ def build_model(builder: str, sizes: dict | None = None, normalize: bool = True)
     Returns
     -------
     torch.nn.Sequential
-        Maps (N, 1, 28, 28) float32 to logits (N, 10); weights use PyTorch's default
+        Maps (N, *INPUT_SHAPE) = (N, 1, 28, 28) float32 to logits (N, 10); weights use PyTorch's default
         initialisation from the global RNG (seed it with ``torch.manual_seed``).
 
     Raises

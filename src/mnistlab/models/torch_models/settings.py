@@ -1,6 +1,6 @@
 """Everything one PyTorch training run needs, resolved from params.yaml for one model.
 
-Two kinds of PyTorch model (see :data:`mnistlab.core.registry.MODELS`):
+Two kinds of PyTorch model (see :data:`mnistlab.models.registry.MODELS`):
 
 - ``logreg``, ``fnn``, ``cnn`` (and any architecture added to the registry) read ``torch.*``,
   overridden per model by ``torch.models.<variant>``;
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from mnistlab.core.errors import MnistlabError
-from mnistlab.core.registry import spec
+from mnistlab.models.registry import spec
 from mnistlab.models.torch_models.augment import Augmenter
 from mnistlab.models.torch_models.models import default_sizes
 
@@ -34,7 +34,7 @@ class TrainSettings:
     Attributes
     ----------
     model : str
-        The registry name, e.g. ``torch_cnn``.
+        The model's name in :data:`mnistlab.models.registry.MODELS`.
     builder : str
         Builder function in :mod:`mnistlab.models.torch_models.models`.
     sizes : dict
@@ -96,7 +96,7 @@ class TrainSettings:
 
 
 def settings_from_params(params, name: str) -> TrainSettings:
-    """Resolve the settings of PyTorch model ``name`` (``torch_cnn``) from validated params.
+    """Resolve the settings of PyTorch model ``name`` (a registry name) from validated params.
 
     Parameters
     ----------

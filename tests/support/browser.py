@@ -1,24 +1,17 @@
 """Render a ``dvc plots show`` page in headless Chromium and report what it drew and what it fetched.
 
-Chromium is driven over the Chrome DevTools Protocol on ``--remote-debugging-pipe`` (file descriptors
-3 and 4, NUL-terminated JSON messages), so no Python package beyond the standard library is needed.
-Every host name resolves to nothing (``--host-resolver-rules``), so a page that reaches for the
-network fails visibly instead of depending on it, and the request is still recorded.
+Chromium is Debian's (``apt-get install chromium``), driven by Playwright for Python through
+``executable_path``: nothing is downloaded (no ``playwright install``) and the page is opened as a
+``file://`` URL. Every host name resolves to nothing (``--host-resolver-rules``), so a page that
+reaches for the network fails visibly instead of depending on it, and the request is still recorded.
 
 ``check_plots_page(repo_root, dvc_output)`` is the assertion the tests use on a real pipeline's page.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import select
 import shutil
-import subprocess
-import sys
-import tempfile
-import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -27,12 +20,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-extensions", "--disable-default-apps", "--mute-audio",
-    "--host-resolver-rules=MAP * ~NOTFOUND", "--remote-debugging-pipe",
+# Added to Playwright's own switches (headless, --no-first-run, --disable-background-networking,
+# --disable-component-update, --disable-sync, ...): offline, no GPU, no sandbox (root in containers).
+CHROMIUM_ARGS = (
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-extensions", "--mute-audio",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
 )
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome-error:")
 # DVC's renderer extensions (dvc_render ImageRenderer / VegaRenderer) for expanding plot folders.
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".gif", ".png", ".svg"}
@@ -41,8 +36,8 @@ DATA_EXTENSIONS = {".json", ".yaml", ".yml", ".csv", ".tsv"}
 # Runs in the page once it has loaded: waits until no chart is still rendering (the template's
 # vegaEmbed wrapper sets data-plot-status) and every image has finished, then describes each plot div.
 _SURVEY_JS = """
-(async () => {
-  const deadline = Date.now() + %(timeout_ms)d;
+async (timeoutMs) => {
+  const deadline = Date.now() + timeoutMs;
   const busy = () => document.querySelector('[data-plot-status="rendering"]') !== null
       || [...document.images].some((img) => !img.complete);
   while (busy() && Date.now() < deadline) { await new Promise((r) => setTimeout(r, 50)); }
@@ -79,7 +74,7 @@ _SURVEY_JS = """
       text: div.innerText.slice(0, 300),
     };
   });
-})()
+}
 """
 
 
@@ -133,111 +128,30 @@ class PageReport:
 
 def find_chromium() -> str | None:
     """The Chromium (or Chrome) executable: ``$CHROMIUM`` if set (None if it is not one), else the
-    first of the usual names on PATH."""
+    first of the usual names on PATH, else Debian's ``/usr/bin/chromium``."""
     if os.environ.get("CHROMIUM"):
         return shutil.which(os.environ["CHROMIUM"])
-    names = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-    return next((path for path in map(shutil.which, names) if path), None)
+    found = next((path for path in map(shutil.which, CHROMIUM_NAMES) if path), None)
+    return found or shutil.which(DEBIAN_CHROMIUM)
 
 
 def require_chromium() -> str:
-    """Return Chromium's path; skip the test when it is missing, but fail when ``CI`` is set."""
+    """Return Chromium's path; skip the test when it (or Playwright) is missing, but fail when ``CI``
+    is set."""
     chromium = find_chromium()
+    reason = None
     if chromium is None:
         reason = "headless Chromium is needed to render the plots page (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401  only checking it is installed
+        except ImportError:
+            reason = "Playwright drives Chromium for the plots page (pip install -r requirements.txt)"
+    if reason is not None:
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(f"CI is set but {reason}")
         pytest.skip(reason)
     return chromium
-
-
-# Chromium reads commands from fd 3 and writes replies to fd 4: this trampoline moves the two pipe
-# ends there (via fresh copies, so that ends already numbered 3 or 4 cannot clobber each other) and
-# then becomes Chromium. POSIX sh cannot name file descriptors above 9, hence Python.
-_MOVE_FDS = """
-import os, sys
-commands, replies = os.dup(int(sys.argv[1])), os.dup(int(sys.argv[2]))
-os.dup2(commands, 3)
-os.dup2(replies, 4)
-os.set_inheritable(3, True)  # dup2 onto itself (a copy that landed on 3 or 4) keeps close-on-exec
-os.set_inheritable(4, True)
-for fd in {int(sys.argv[1]), int(sys.argv[2]), commands, replies} - {3, 4}:
-    os.close(fd)
-os.execv(sys.argv[3], sys.argv[3:])
-"""
-
-
-class _DevTools:
-    """A minimal Chrome DevTools Protocol client over Chromium's ``--remote-debugging-pipe``."""
-
-    def __init__(self, chromium: str, profile: Path):
-        to_browser_r, self._to_browser = os.pipe()
-        self._from_browser, from_browser_w = os.pipe()
-        self._log = tempfile.TemporaryFile()
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _MOVE_FDS, str(to_browser_r), str(from_browser_w), chromium,
-             *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            pass_fds=(to_browser_r, from_browser_w), stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT)
-        os.close(to_browser_r)
-        os.close(from_browser_w)
-        self._buffer = b""
-        self._next_id = 0
-        self.events: list[dict] = []
-
-    def _read_message(self, deadline: float) -> dict:
-        while b"\0" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            ready, _, _ = select.select([self._from_browser], [], [], max(remaining, 0))
-            if not ready:
-                raise TimeoutError("Chromium did not answer in time")
-            chunk = os.read(self._from_browser, 1 << 20)
-            if not chunk:
-                self._log.seek(0)
-                raise RuntimeError(f"Chromium exited:\n{self._log.read().decode(errors='replace')[-3000:]}")
-            self._buffer += chunk
-        message, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(message)
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30.0) -> dict:
-        """Send one command and return its result; events that arrive meanwhile go to ``events``."""
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self._read_message(deadline)
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    def wait_for(self, method: str, timeout: float = 30.0) -> dict:
-        """Return the first event named ``method`` (already received or arriving within ``timeout``)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for event in self.events:
-                if event.get("method") == method:
-                    return event
-            self.events.append(self._read_message(deadline))
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", timeout=5)
-        except (OSError, RuntimeError, TimeoutError):
-            pass
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        os.close(self._to_browser)
-        os.close(self._from_browser)
-        self._log.close()
 
 
 def render_page(page: Path, screenshot: Path | None = None, width: int = 1400,
@@ -261,50 +175,34 @@ def render_page(page: Path, screenshot: Path | None = None, width: int = 1400,
         One ``PlotReport`` per top-level ``div`` with an id, every URL the page requested, console
         errors and uncaught exceptions.
     """
+    from playwright.sync_api import sync_playwright
+
     chromium = chromium or find_chromium()
     if chromium is None:
         raise FileNotFoundError("no Chromium executable found (set $CHROMIUM or install chromium)")
     url = Path(page).resolve().as_uri()
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        tools = _DevTools(chromium, Path(profile))
+    report = PageReport(url=url, plots=[])
+
+    def console(message) -> None:  # console.error() calls and Chromium's own errors (failed loads)
+        if message.type == "error":
+            report.console_errors.append(f"{message.location.get('url', '')}: {message.text}")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS),
+                                             headless=True, timeout=timeout * 1000)
         try:
-            target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Network", "Page", "Runtime", "Log"):
-                tools.send(f"{domain}.enable", session=session)
-            tools.send("Emulation.setDeviceMetricsOverride",
-                       {"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": False}, session)
-            tools.events.clear()
-            tools.send("Page.navigate", {"url": url}, session)
-            tools.wait_for("Page.loadEventFired", timeout)
-            survey = tools.send("Runtime.evaluate", {
-                "expression": _SURVEY_JS % {"timeout_ms": int(timeout * 1000)},
-                "awaitPromise": True, "returnByValue": True}, session, timeout=timeout + 10)
-            if "exceptionDetails" in survey:
-                raise RuntimeError(f"survey script failed: {survey['exceptionDetails']}")
-            if screenshot is not None:
-                size = tools.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-                tools.send("Emulation.setDeviceMetricsOverride", {
-                    "width": width, "height": int(size["height"]) + 1, "deviceScaleFactor": 1,
-                    "mobile": False}, session)
-                shot = tools.send("Page.captureScreenshot", {"format": "png"}, session, timeout=60)
-                Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
+            context = browser.new_context(viewport={"width": width, "height": 1000}, device_scale_factor=1)
+            context.on("request", lambda request: report.requests.append(request.url))
+            tab = context.new_page()
+            tab.on("console", console)
+            tab.on("pageerror", lambda error: report.exceptions.append(error.stack or str(error)))
+            tab.goto(url, wait_until="load", timeout=timeout * 1000)
+            survey = tab.evaluate(_SURVEY_JS, int(timeout * 1000))
+            if screenshot is not None:  # the whole page, width CSS pixels wide
+                tab.screenshot(path=str(screenshot), full_page=True, timeout=60_000)
         finally:
-            tools.close()
-    report = PageReport(url=url, plots=[PlotReport(**item) for item in survey["result"]["value"]])
-    for event in tools.events:
-        params = event.get("params", {})
-        method = event.get("method")
-        if method == "Network.requestWillBeSent":
-            report.requests.append(params["request"]["url"])
-        elif method == "Runtime.exceptionThrown":
-            details = params["exceptionDetails"]
-            report.exceptions.append(details.get("exception", {}).get("description") or details["text"])
-        elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
-            report.console_errors.append(" ".join(str(a.get("value", a.get("description", "")))
-                                                  for a in params.get("args", [])))
-        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-            report.console_errors.append(f"{params['entry'].get('url', '')}: {params['entry']['text']}")
+            browser.close()
+    report.plots = [PlotReport(**item) for item in survey]
     return report
 
 

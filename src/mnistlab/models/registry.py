@@ -38,6 +38,9 @@ LOADERS: dict[str, str] = {
     "numpy": "mnistlab.nn.model:load_network",
     "torch": "mnistlab.models.torch_models.predictor:load_torch",
 }
+#: Aliases that ``compare.pairs`` may name instead of a model: each stands for the model with the
+#: highest test accuracy among these families.
+BEST_ALIASES: dict[str, tuple[str, ...]] = {"best_neural": ("numpy", "torch"), "best_classic": ("svm",)}
 #: Suffixes of older versions' files: their family's loader refuses them with a one-line reason.
 LEGACY_SUFFIXES: dict[str, str] = {".joblib": "svm"}
 
@@ -66,6 +69,19 @@ class ModelSpec:
         layers (its keyword defaults are the architecture's sizes).
     twin : bool
         PyTorch twins of the NumPy network: trained with the ``mlp`` params, not ``torch.*``.
+    features : str or None
+        SVMs: the features they are fitted on, ``"pixels"`` or ``"gabor"`` (``train_svm --features``).
+    optimizer : str or None
+        NumPy networks: ``"sgd"`` or ``"adam"`` (``train_mlp --optimizer``,
+        :data:`mnistlab.nn.train.OPTIMIZERS`).
+    init : str or None
+        NumPy networks: the weight initialisation, ``"random"`` (naive) or ``"he"``
+        (``train_mlp --init``, :data:`mnistlab.nn.init.INITS`).
+    role : str or None
+        The part the model plays in the report's figures, so that the report names no model:
+        ``"report_twin"``, the PyTorch twin drawn against the NumPy MLP (validation curves,
+        first-layer weights); ``"report_convnet"``, the network whose first convolution's filters
+        and feature maps are drawn. At most one model per role.
     """
 
     name: str
@@ -73,6 +89,10 @@ class ModelSpec:
     title: str
     builder: str | None = None
     twin: bool = False
+    features: str | None = None
+    optimizer: str | None = None
+    init: str | None = None
+    role: str | None = None
 
     @property
     def suffix(self) -> str:
@@ -87,20 +107,28 @@ class ModelSpec:
     def neural(self) -> bool:
         return self.family != "svm"
 
+    @property
+    def mlp_params(self) -> bool:
+        """Trained with the ``mlp`` params: the NumPy networks and their PyTorch twins, whose curves
+        have a point every ``mlp.log_every_images`` training images."""
+        return self.family == "numpy" or self.twin
+
 
 _SPECS = (
-    ModelSpec("svm_pixels", "svm", "RBF SVM on raw pixels"),
-    ModelSpec("svm_gabor", "svm", "RBF SVM on Gabor features"),
-    ModelSpec("mlp_sgd-random", "numpy", "NumPy MLP, SGD, naive random init"),
-    ModelSpec("mlp_sgd-he", "numpy", "NumPy MLP, SGD, He init"),
-    ModelSpec("mlp_adam-random", "numpy", "NumPy MLP, Adam, naive random init"),
-    ModelSpec("mlp_adam-he", "numpy", "NumPy MLP, Adam, He init"),
+    ModelSpec("svm_pixels", "svm", "RBF SVM on raw pixels", features="pixels"),
+    ModelSpec("svm_gabor", "svm", "RBF SVM on Gabor features", features="gabor"),
+    ModelSpec("mlp_sgd-random", "numpy", "NumPy MLP, SGD, naive random init", optimizer="sgd", init="random"),
+    ModelSpec("mlp_sgd-he", "numpy", "NumPy MLP, SGD, He init", optimizer="sgd", init="he"),
+    ModelSpec("mlp_adam-random", "numpy", "NumPy MLP, Adam, naive random init", optimizer="adam",
+              init="random"),
+    ModelSpec("mlp_adam-he", "numpy", "NumPy MLP, Adam, He init", optimizer="adam", init="he"),
     ModelSpec("torch_logreg", "torch", "PyTorch logistic regression", builder="logreg"),
     ModelSpec("torch_fnn", "torch", "PyTorch feed-forward net", builder="fnn"),
-    ModelSpec("torch_cnn", "torch", "PyTorch CNN", builder="cnn"),
+    ModelSpec("torch_cnn", "torch", "PyTorch CNN", builder="cnn", role="report_convnet"),
     ModelSpec("torch_patchnet", "torch", "PyTorch twin of the NumPy net with patch embedding",
               builder="patchnet", twin=True),
-    ModelSpec("torch_mlp", "torch", "PyTorch twin of the NumPy MLP", builder="mlp", twin=True),
+    ModelSpec("torch_mlp", "torch", "PyTorch twin of the NumPy MLP", builder="mlp", twin=True,
+              role="report_twin"),
 )
 
 #: Every model, in report order.
@@ -113,6 +141,48 @@ def torch_variants(twins: bool | None = None) -> tuple[str, ...]:
         spec.variant for spec in MODELS.values()
         if spec.family == "torch" and (twins is None or spec.twin == twins)
     )
+
+
+def select(**attributes: object) -> tuple[str, ...]:
+    """Names of the models whose attributes equal every given value, in report order.
+
+    Parameters
+    ----------
+    **attributes
+        :class:`ModelSpec` fields or properties and their wanted values:
+        ``select(family="numpy", init="he")``, ``select(mlp_params=True)``.
+
+    Returns
+    -------
+    tuple of str
+        Possibly empty.
+
+    Raises
+    ------
+    AttributeError
+        If a keyword is not an attribute of :class:`ModelSpec` (a programming error).
+    """
+    unknown = [key for key in attributes if not hasattr(_SPECS[0], key)]
+    if unknown:
+        raise AttributeError(f"ModelSpec has no attribute {', '.join(unknown)}")
+    return tuple(name for name, model in MODELS.items()
+                 if all(getattr(model, key) == value for key, value in attributes.items()))
+
+
+def select_one(**attributes: object) -> str:
+    """The one model whose attributes equal every given value (see :func:`select`).
+
+    Raises
+    ------
+    MnistlabError
+        If no model, or more than one, matches.
+    """
+    names = select(**attributes)
+    if len(names) != 1:
+        wanted = ", ".join(f"{key}={value!r}" for key, value in attributes.items())
+        raise MnistlabError(f"model registry: expected one model with {wanted}, found "
+                            f"{', '.join(names) or 'none'}")
+    return names[0]
 
 
 def spec(name: str) -> ModelSpec:
@@ -168,3 +238,38 @@ def load_model(path: str | os.PathLike) -> Predictor:
         raise MnistlabError(f"{path}: model file not found (train it with `dvc repro`)")
     module, function = LOADERS[family].split(":")
     return getattr(importlib.import_module(module), function)(path)
+
+
+def check_params(params, path: str | os.PathLike = "params.yaml") -> None:
+    """Check the model names of validated params against the registry.
+
+    Parameters
+    ----------
+    params : mnistlab.core.params.Params
+        As returned by :func:`mnistlab.core.params.load_params`.
+    path : str or path-like
+        The params file, named in the message.
+
+    Raises
+    ------
+    MnistlabError
+        One line naming the key: a ``torch.models`` entry that is not a PyTorch model of the
+        registry (or is a twin, which reads ``mlp.*``), a PyTorch model without an entry, or a
+        ``compare.pairs`` side that is neither a model nor one of :data:`BEST_ALIASES`.
+    """
+    known = torch_variants(twins=False)
+    for name in params.torch.models:
+        if name not in known:
+            hint = " (the twins read mlp.*)" if name in torch_variants(twins=True) else ""
+            raise MnistlabError(f"{path}: torch.models.{name}: unknown PyTorch model{hint}, expected one "
+                                f"of {', '.join(known)} (mnistlab.models.registry)")
+    missing = [name for name in known if name not in params.torch.models]
+    if missing:
+        raise MnistlabError(f"{path}: torch.models: missing {', '.join(missing)}: every PyTorch model of "
+                            "the registry that is not a twin has an entry ({} for no overrides)")
+    for i, pair in enumerate(params.compare.pairs):
+        for side in ("a", "b"):
+            value = getattr(pair, side)
+            if value not in MODELS and value not in BEST_ALIASES:
+                raise MnistlabError(f"{path}: compare.pairs.{i}.{side} = {value!r}: expected a model name "
+                                    f"({', '.join(MODELS)}) or {' / '.join(BEST_ALIASES)}")

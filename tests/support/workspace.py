@@ -1,5 +1,6 @@
 """A throwaway copy of this repository, as a clone would hold it, for the end-to-end tests and the
-benchmarks (benchmarks/pipeline.py and benchmarks/queue_parallel.py import it)."""
+benchmarks (benchmarks/pipeline.py and benchmarks/queue_parallel.py import it as
+``support.workspace``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-REPO = Path(__file__).resolve().parents[1]
+from support.paths import REPO
 
 # Small sizes of the sample pipeline: one run of every stage takes two to three minutes here.
 SMALL = ["data.source=sample", "prepare.val_size=300", "prepare.train_size=1500", "prepare.test_size=500",
