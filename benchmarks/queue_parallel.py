@@ -9,7 +9,7 @@ again and run with ``-j 2``. Each round is timed from ``dvc queue start`` until 
 status`` shows nothing queued or running (polled every second). Stages that the seed does not
 change (download, prepare, ...) are skipped in both rounds, as in a real seed sweep.
 
-Threads, as the README advises: the ``-j 1`` round leaves ``MNISTLAB_THREADS`` unset (every
+Threads, as docs/threads-and-sweeps.md advises: the ``-j 1`` round leaves ``MNISTLAB_THREADS`` unset (every
 stage uses every core); the ``-j 2`` round sets it to ``--parallel-threads`` (default 1: one core
 each on a 2-core machine).
 

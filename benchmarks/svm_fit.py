@@ -38,7 +38,8 @@ from mnistlab.core.params import load_params
 from mnistlab.core.runtime import limit_threads
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import deskew, scale
-from mnistlab.models.svm import PixelFeatures, resolve_gamma
+from mnistlab.features.pixels import PixelFeatures
+from mnistlab.models.svm import resolve_gamma
 from mnistlab.models.svm_kernel import BlasSVC
 
 REPO = Path(__file__).resolve().parents[1]

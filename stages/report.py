@@ -8,6 +8,8 @@ one skips what needs it, with a note). Writes:
   rate, calibration, robustness, size, training and prediction speed);
 - ``--svm-gain``: per-digit test accuracy of the SVM on raw pixels and the SVM on Gabor features,
   and the gain;
+- ``--anchors``: ``reports/anchors.md``, each model's test error with its interval beside the
+  published error of the same method (:mod:`mnistlab.reporting.anchors`);
 - ``--images``: the figures of :data:`mnistlab.reporting.report.FIGURES` and
   :data:`mnistlab.reporting.representations.FIGURES`; those of a missing model are skipped with a note.
 
@@ -33,6 +35,7 @@ PATHS = {
     "curves": "folder of the DVCLive curves, one sub-folder per model", "images": "output folder of the PNGs",
     "leaderboard": "output CSV", "svm-gain": "output CSV",
     "embedding-model": "NumPy MLP (.npz) of the embeddings and first-layer weights",
+    "anchors": "output Markdown: our test errors beside the published errors of the same methods",
 }
 
 

@@ -15,7 +15,8 @@ from mnistlab.core.params import load_params
 from mnistlab.core.runtime import stage
 from mnistlab.data.prepare import load_split, stratified_subset
 from mnistlab.features.gabor import load_features, load_transformer
-from mnistlab.models.svm import PixelFeatures, SVMModel, fit_svm, save_svm
+from mnistlab.features.pixels import PixelFeatures
+from mnistlab.models.svm import SVMModel, fit_svm, save_svm
 
 
 def features(kind: str, args: argparse.Namespace, resolution: int):

@@ -1,5 +1,6 @@
-"""Paired comparisons: Wilson, McNemar, bootstrap, Holm and verdicts against hand-computed cases;
-compare_models and its outputs on constructed predictions; the compare stage end to end."""
+"""Paired comparisons: Wilson, McNemar, bootstrap, Holm, Bonferroni and verdicts against hand-computed
+cases; compare_models and its outputs on constructed predictions (one family: every interval at
+1 - alpha/m, every verdict read off its interval); the compare stage end to end."""
 
 import csv
 import json
@@ -19,11 +20,14 @@ from mnistlab.evidence.compare import (
     compare_models,
     format_p,
     holm,
+    mcnemar_counts,
     mcnemar_exact,
     model_family,
     paired_bootstrap_diff,
+    signed,
     verdict,
 )
+from mnistlab.evidence.hierarchical import bonferroni, two_level_bootstrap
 from mnistlab.reporting import evidence_figures
 
 
@@ -90,17 +94,37 @@ def test_holm_by_hand():
 
 
 @pytest.mark.parametrize(
-    ("diff", "low", "high", "p", "expected"),
+    ("low", "high", "expected"),
     [
-        (0.004, 0.001, 0.007, 0.01, "cnn is better"),
-        (-0.004, -0.007, -0.001, 0.01, "fnn is better"),
-        (0.002, -0.001, 0.005, 0.2, "no detectable difference: the difference lies in [-0.10, +0.50] points"),
-        (0.0, 0.0, 0.0, 0.01, "no detectable difference: the difference lies in [+0.00, +0.00] points"),
-        (0.004, 0.001, 0.007, 0.05, "no detectable difference: the difference lies in [+0.10, +0.70] points"),
+        (0.001, 0.007, "cnn is better"),
+        (-0.007, -0.001, "fnn is better"),
+        (-0.001, 0.005, "no detectable difference: the difference lies in [-0.10, +0.50] points"),
+        (0.0, 0.0, "no detectable difference: the difference lies in [+0.00, +0.00] points"),
+        # an interval that touches 0 finds no difference; one that excludes it always does: the verdict
+        # is read off the interval (at the family's level), never off a p-value of another test
+        (0.0, 0.007, "no detectable difference: the difference lies in [+0.00, +0.70] points"),
+        (0.00002, 0.007, "cnn is better"),
     ],
 )
-def test_verdict_sentences(diff, low, high, p, expected):
-    assert verdict("cnn", "fnn", diff, low, high, p, alpha=0.05) == expected
+def test_verdict_sentences(low, high, expected):
+    assert verdict("cnn", "fnn", low, high) == expected
+
+
+def test_verdict_of_a_quantity_where_lower_is_better_and_bounds_that_keep_their_side_of_zero():
+    assert verdict("he", "random", -640.0, -20.0, "images", lower_is_better=True, scale=1, decimals=0) == (
+        "he is better")
+    assert verdict("he", "random", -640.0, 0.4, "images", lower_is_better=True, scale=1, decimals=0) == (
+        "no detectable difference: the difference lies in [-640, +0.4] images")
+    assert [signed(v) for v in (0.004, -0.0001, 0.0, -0.0, 12.345)] == ["+0.004", "-0.0001", "+0.00", "+0.00",
+                                                                         "+12.35"]
+    assert signed(-1685.2, 0, thousands=True) == "-1,685" and signed(float("nan")) == "n/a"
+
+
+def test_mcnemar_from_counts_matches_the_exact_test():
+    for b, c in [(10, 2), (117, 19), (27, 21), (0, 3), (0, 0)]:
+        a_right = np.array([True] * b + [False] * c + [True] * 20)
+        b_right = np.array([False] * b + [True] * c + [True] * 20)
+        assert mcnemar_counts(b, c) == pytest.approx(mcnemar_exact(a_right, b_right)["p_value"])
 
 
 def constructed(n: int = 400):
@@ -140,7 +164,18 @@ def test_compare_models_on_constructed_predictions():
     assert first["diff"] == pytest.approx(first["accuracy_a"] - first["accuracy_b"])
     assert first["verdict"] == "torch_cnn is better"
     p_values = [p["p_value"] for p in result["pairs"]]
-    assert [p["p_holm"] for p in result["pairs"]] == pytest.approx(holm(p_values))
+    # one family of m = 3 compared pairs: Bonferroni p, and every interval at 1 - alpha/3
+    assert result["family_size"] == 3 and result["confidence"] == pytest.approx(1 - 0.05 / 3)
+    assert [p["p_adjusted"] for p in result["pairs"]] == pytest.approx(bonferroni(p_values))
+    assert [p["p_adjusted"] for p in result["pairs"]] == pytest.approx([min(1, 3 * p) for p in p_values])
+    boot = two_level_bootstrap(first["a_only"], first["b_only"], len(y), 0, 500, 0.05 / 3)
+    assert (first["ci_low"], first["ci_high"]) == (boot["low"], boot["high"])
+    for pair in result["pairs"]:  # the verdict is read off the interval printed beside it
+        decided = pair["ci_low"] > 0 or pair["ci_high"] < 0
+        assert decided == pair["verdict"].endswith(" is better")
+        assert decided != pair["verdict"].startswith("no detectable difference")
+        assert pair["better"] == (1 if pair["ci_low"] > 0 else -1 if pair["ci_high"] < 0 else 0)
+        assert pair["mcnemar_agrees"] == ((pair["p_adjusted"] < 0.05) == (pair["better"] != 0))
     best = result["pairs"][2]
     assert (best["a"], best["b"]) == ("torch_cnn", "svm_gabor")
     assert any(note.startswith("best_neural = torch_cnn") for note in result["notes"])

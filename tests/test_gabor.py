@@ -17,7 +17,7 @@ from sklearn.svm import SVC
 from support.params import write_params
 from support.paths import REPO
 
-from mnistlab.core.errors import MnistlabError
+from mnistlab.core.errors import InputError, MnistlabError
 from mnistlab.core.params import load_params
 from mnistlab.data.prepare import load_split, scale
 from mnistlab.features.filters import extract_features, response_modulus
@@ -226,6 +226,25 @@ def test_bad_image_shape_and_unfitted():
         GaborFeatures().fit(np.zeros((5, 14, 14), np.float32))
     with pytest.raises(Exception, match="not fitted"):
         GaborFeatures().transform(np.zeros((5, 28, 28), np.float32))
+    fitted = GaborFeatures(pca_components=None).fit(np.zeros((2, 28, 28), np.float32))
+    # 30x30 images are not quietly cut to 7x7 cells; one (28, 28) image is not 28 one-row images
+    for bad, message in (((5, 30, 30), r"shape \(5, 30, 30\), expected \(N, 28, 28\) or \(N, 784\)$"),
+                         ((28, 28), r"shape \(28, 28\), expected .*; for one image add the leading axis"),
+                         ((5, 900), r"shape \(5, 900\), expected")):
+        with pytest.raises(InputError, match=message) as error:
+            fitted.transform(np.zeros(bad, np.float32))
+        assert isinstance(error.value, ValueError)
+
+
+def test_nan_and_0_to_255_images_refused(images):
+    x = images[0][:20].copy()
+    fitted = GaborFeatures(pca_components=None).fit(x)
+    x[3, 10, 10] = np.nan  # a NaN pixel once gave a row of NaN features
+    for call in (GaborFeatures(pca_components=None).fit, fitted.transform):
+        with pytest.raises(InputError, match=r": 1 NaN pixel value\(s\); expected finite values in \[0, 1\]"):
+            call(x)
+        with pytest.raises(InputError, match=r"pixel values up to 255, expected values in \[0, 1\] \(divide"):
+            call((images[0][:20] * 255).round().astype(np.uint8))
 
 
 # -- params ----------------------------------------------------------------------------------------
@@ -267,6 +286,10 @@ def test_params_defaults_match_the_transformer():
 def test_pca_above_training_images():
     with pytest.raises(MnistlabError, match="gabor.pca_components = 100: above the 50 training"):
         GaborFeatures().fit(np.zeros((50, 28, 28), np.float32))
+    features = GaborFeatures()
+    with pytest.raises(ValueError, match="gabor.pca_components = 100: above the 50 training"):
+        features.fit(np.zeros((50, 784), np.float32))
+    assert not hasattr(features, "bank_")  # refused before any feature is computed
 
 
 # -- stage and figures -----------------------------------------------------------------------------

@@ -68,6 +68,7 @@ def test_strings_from_dvc_exp_run_are_cast(tmp_path):
         ({"mlp": {"adam": {"lr": float("nan")}}}, "mlp.adam.lr = nan"),
         ({"mlp": {"adam": {"lr": 1e9}}}, "mlp.adam.lr = 1000000000.0"),
         ({"mlp": {"hidden_sizes": [100000000]}}, "mlp.hidden_sizes.0 = 100000000"),
+        ({"mlp": {"hidden_sizes": [16384, 16384]}}, "mlp.hidden_sizes = [16384, 16384]: 281,"),
         ({"compare": {"n_resamples": 100000000}}, "compare.n_resamples = 100000000"),
         ({"report": {"gallery_size": 100000000}}, "report.gallery_size = 100000000"),
         ({"robustness": {"corruptions": {"rotation": []}}}, "robustness.corruptions.rotation = []"),

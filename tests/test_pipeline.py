@@ -59,7 +59,7 @@ def test_a_bad_value_stops_before_anything_is_removed(workspace, baseline, bad, 
 
 @pytest.mark.slow
 def test_queued_sweep_runs_both_experiments_and_only_what_changed(workspace, baseline):
-    """The README's sweep: queue two values of svm.C, run the queue two at a time with one thread
+    """The sweep of docs/threads-and-sweeps.md: queue two values of svm.C, run the queue two at a time with one thread
     each, compare. Each experiment re-runs only the stages that read the SVMs, and its metrics
     differ from the baseline's in quality figures only (no timing rows)."""
     root, env, _ = workspace
@@ -67,7 +67,7 @@ def test_queued_sweep_runs_both_experiments_and_only_what_changed(workspace, bas
     run(["git", "checkout", "--", "."], root, env)
     run(["dvc", "checkout", "--force"], root, env)
     run(["dvc", "exp", "run", "--queue", "-S", "svm.C=1,10"], root, env)
-    # two at a time, one thread each (README, "Threads and parallel sweeps")
+    # two at a time, one thread each (docs/threads-and-sweeps.md)
     run(["dvc", "queue", "start", "-j", "2"], root, dict(env, MNISTLAB_THREADS="1"))
     deadline = time.monotonic() + 300
     while True:

@@ -17,12 +17,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image
 from support.browser import check_plots_page, render_page, require_chromium
 from support.paths import REPO
 
 PLOTS_DIR = REPO / ".dvc" / "plots"
-CUSTOM_TEMPLATES = ("confusion_counts", "accuracy_ci", "overlay", "forest", "reliability")
+CUSTOM_TEMPLATES = ("confusion_counts", "accuracy_ci", "overlay", "forest", "reliability", "grouped_bars",
+                    "per_digit")
 MODELS = ("mlp_adam-he", "torch_cnn", "svm_gabor")
 
 DVC_YAML = """\
@@ -68,7 +70,25 @@ plots:
       y:
         curves/mlp_adam-he/loss.tsv: loss
         curves/torch_cnn/loss.tsv: loss
+  - Label distribution (images per digit in each split):
+      template: grouped_bars
+      x: digit
+      y_label: images
+      y:
+        plots/label_counts.csv: [train, val, test]
+  - Per-class recall on the test set:
+      template: per_digit
+      x: digit
+      y_label: recall
+      y:
+        plots/per_class.csv: recall
+  - plots/gain.csv:
+      template: forest
+      x: gain
+      y: digit
+      title: Per-digit gain with intervals (no verdict column)
   - plots/images
+  - sweeps/sweep.png
 """
 
 
@@ -112,9 +132,20 @@ def write_demo_plots(root: Path, seed: int = 0) -> None:
     for m in MODELS[:2]:
         _write_csv(root / f"curves/{m}/loss.tsv",
                    [{"step": s, "loss": 1 / (1 + s + rng.random())} for s in range(8)], delimiter="\t")
+    _write_csv(root / "plots/label_counts.csv", [
+        {"digit": d, "train": 1700 + rng.randrange(300), "val": 180 + rng.randrange(40),
+         "test": 900 + rng.randrange(200)} for d in range(10)])
+    _write_csv(root / "plots/per_class.csv", [
+        {"model": m, "digit": d, "recall": round(0.97 + rng.random() / 40, 4), "support": 100}
+        for m in MODELS for d in range(10)])
+    _write_csv(root / "plots/gain.csv", [
+        {"digit": d, "gain": g, "ci_low": g - 0.004, "ci_high": g + 0.004, "n": 100}
+        for d, g in enumerate(0.001 * rng.randrange(-2, 9) for _ in range(10))])
     (root / "plots/images").mkdir(parents=True, exist_ok=True)
+    (root / "sweeps").mkdir(parents=True, exist_ok=True)
     for name, shade in (("digits.png", 40 + seed * 50), ("filters.png", 200)):
         Image.new("L", (56, 28), shade).save(root / "plots/images" / name)
+    Image.new("L", (56, 28), 120).save(root / "sweeps/sweep.png")
 
 
 def _run(args: list[str], cwd: Path) -> str:
@@ -166,6 +197,44 @@ def test_custom_templates_load_in_dvc(name):
     assert template.content["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
 
 
+def repo_plots() -> list[tuple[str, dict]]:
+    """The top-level ``plots:`` entries of the repository's dvc.yaml, as (id, properties)."""
+    config = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))
+    return [next(iter(item.items())) if isinstance(item, dict) else (item, {}) for item in config["plots"]]
+
+
+def test_the_page_uses_existing_templates_and_files():
+    """Every template the page names exists (ours or DVC's), and every image it shows is a stage's
+    output or a committed file (reports/*/sweep.png), so `dvc plots show` finds it after `dvc repro`."""
+    from dvc_render.vega_templates import TEMPLATES
+
+    builtin = {template.DEFAULT_NAME for template in TEMPLATES}
+    config = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))
+    outputs = {next(iter(out)) if isinstance(out, dict) else out
+               for stage in config["stages"].values() for out in stage.get("do", stage).get("outs", [])}
+    tracked = set(subprocess.run(["git", "ls-files", "reports"], cwd=REPO, capture_output=True, text=True,
+                                 check=True).stdout.split())
+    for name, props in repo_plots():
+        template = (props or {}).get("template")
+        assert template is None or template in builtin or (PLOTS_DIR / f"{template}.json").is_file(), name
+        if Path(name).suffix == ".png":
+            assert name in outputs or name in tracked, f"{name}: neither a stage output nor committed"
+
+
+def test_one_chart_per_question():
+    """A PNG that draws what a chart of the page draws stays off the page (it is for the README and
+    docs): the page shows each question once (the plots section's comment says which is which)."""
+    names = [name for name, _ in repo_plots()]
+    assert "plots/images" not in names  # the folder would bring every PNG, duplicates included
+    repeats = {"leaderboard.png", "compare_forest.png", "confusion_matrices.png", "confusion_best.png",
+               "reliability.png", "label_distribution.png", "svm_confusion_pixels_vs_gabor.png"}
+    assert not [n for n in names if Path(n).name in repeats]
+    templates = [props.get("template") for _, props in repo_plots() if props]
+    for template in ("grouped_bars", "per_digit", "reliability", "confusion_counts", "forest", "accuracy_ci"):
+        assert template in templates
+    assert [n for n in names if n.startswith("reports/") and n.endswith("/sweep.png")], "the sweeps"
+
+
 def test_plots_show_renders_every_plot_offline(demo_repo, tmp_path):
     require_chromium()
     output = _run(["dvc", "plots", "show"], demo_repo)
@@ -183,6 +252,12 @@ def test_plots_show_renders_every_plot_offline(demo_repo, tmp_path):
     assert "torch_cnn" in texts["plots_confusion_torch_cnn_csv"]  # the model names its matrix
     assert "svm_gabor" in texts["plots_confusion_svm_gabor_csv"]
     assert "no detectable difference" in texts["plots_compare_csv"]
+    for split in ("train", "val", "test"):  # one bar colour per split, named in the legend
+        assert split in texts["Label_distribution__images_per_digit_in_each_split_"]
+    for model in MODELS:
+        assert model in texts["Per-class_recall_on_the_test_set"]
+    assert "n = 100" in texts["plots_gain_csv"]  # rows without a verdict show their n
+    assert report.plot("sweeps_sweep_png").images_loaded == 1  # an image file of its own
 
     # the page still works after it is moved to another folder with its static/ images
     moved = tmp_path / "elsewhere" / "report"

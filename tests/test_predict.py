@@ -20,7 +20,8 @@ from mnistlab.cli.images import MAX_PIXELS, MAX_SIDE, read_image, shrink
 from mnistlab.cli.main import main
 from mnistlab.cli.predict import default_deskew, to_mnist
 from mnistlab.data.prepare import deskew, load_split, scale
-from mnistlab.models.svm import PixelFeatures, SVMModel, fit_svm, save_svm
+from mnistlab.features.pixels import PixelFeatures
+from mnistlab.models.svm import SVMModel, fit_svm, save_svm
 
 
 def centre_of_mass(image: np.ndarray) -> np.ndarray:

@@ -14,9 +14,9 @@ from support.paths import REPO
 
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import Split, read_split, write_json, write_probabilities
-from mnistlab.evaluation.calibration import reliability_bins
+from mnistlab.core.params import load_params
+from mnistlab.evaluation.calibration import expected_calibration_error, reliability_bins
 from mnistlab.evaluation.evaluate import score
-from mnistlab.evaluation.robustness import corruption_strip
 from mnistlab.evidence.compare import compare_models, metrics_summary
 from mnistlab.features.gabor import make_bank
 from mnistlab.models.registry import MODELS, load_model
@@ -25,6 +25,7 @@ from mnistlab.models.torch_models.predictor import TorchPredictor, save_torch
 from mnistlab.nn.model import build_mlp
 from mnistlab.reporting import figures, plots, representations
 from mnistlab.reporting.figures import comparison_lines
+from mnistlab.reporting.palette import model_marker
 from mnistlab.reporting.report import (
     CNN_MODEL,
     FIGURES,
@@ -33,11 +34,14 @@ from mnistlab.reporting.report import (
     SVM_PAIR,
     TWIN_MODEL,
     ReportInputs,
+    batch_sizes,
     best_model,
     embedding_2d,
     embedding_sample,
+    images_seen,
     label_count_table,
     leaderboard_rows,
+    svm_gain_intervals,
     svm_gain_rows,
     write_report,
 )
@@ -182,13 +186,52 @@ def test_svm_gain_rows():
     assert svm_gain_rows(y, {"svm_pixels": pixels}) == []
 
 
+def test_svm_gain_intervals_are_paired_per_digit():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 200)
+    y[y == 3] = 4  # no 3 in the test set
+    pixels, gabor = np.eye(10)[y], np.eye(10)[y]
+    wrong = rng.random(len(y)) < 0.2
+    pixels[wrong] = np.eye(10)[(y[wrong] + 1) % 10]  # pixels 80 % right everywhere
+    gabor[wrong & (y == 0)] = np.eye(10)[1]  # gabor only wrong where pixels is, and only on zeros
+    bounds = svm_gain_intervals(y, {"svm_pixels": pixels, "svm_gabor": gabor}, seed=1, n_resamples=500)
+    gain = {r["digit"]: r["gain"] for r in svm_gain_rows(y, {"svm_pixels": pixels, "svm_gabor": gabor})}
+    assert bounds.shape == (10, 2) and np.isnan(bounds[3]).all()
+    for digit in (1, 2, 4, 9):
+        assert 0 < bounds[digit, 0] <= gain[digit] <= bounds[digit, 1] < 0.4  # gabor better: above 0
+    assert bounds[0, 0] == bounds[0, 1] == 0  # the same images wrong: no difference in any resample
+    again = svm_gain_intervals(y, {"svm_pixels": pixels, "svm_gabor": gabor}, seed=1, n_resamples=500)
+    assert np.array_equal(bounds, again, equal_nan=True)
+    assert svm_gain_intervals(y, {"svm_pixels": pixels}) is None
+
+
+def test_images_seen_count_partial_batches():
+    # 100 images in batches of 32: 4 updates per epoch (32, 32, 32, 4 images)
+    assert images_seen(np.array([1, 3, 4, 5, 8, 10]), 32, 100).tolist() == [32, 96, 100, 132, 200, 264]
+    assert images_seen(np.array([0]), 64, 1000).tolist() == [0]
+
+
+def test_batch_sizes_are_those_each_model_trains_with():
+    params = load_params(REPO / "params.yaml")
+    sizes = batch_sizes(params)
+    assert set(sizes) == {name for name, spec in MODELS.items() if spec.neural}
+    for name, spec in MODELS.items():
+        if spec.family == "numpy":
+            assert sizes[name] == getattr(params.mlp, spec.optimizer).batch_size
+        elif spec.twin:
+            assert sizes[name] == params.mlp.adam.batch_size
+    override = params.torch.models["cnn"].batch_size
+    assert sizes["torch_cnn"] == (override or params.torch.batch_size)
+    assert sizes["torch_logreg"] == (params.torch.models["logreg"].batch_size or params.torch.batch_size)
+
+
 def test_comparison_lines_say_the_direction_only_when_decided():
-    compare = {"pairs": {
-        "a vs b": {"diff": 0.0123, "ci_low": 0.01, "ci_high": 0.015, "p_holm": 1e-4, "better": 1},
-        "c vs d": {"diff": -0.001, "ci_low": -0.003, "ci_high": 0.001, "p_holm": 0.4, "better": 0},
-        "e vs f": {"diff": -0.02, "ci_low": -0.03, "ci_high": -0.01, "p_holm": 1e-3, "better": -1}}}
+    compare = {"confidence": 0.99375, "pairs": {
+        "a vs b": {"diff": 0.0123, "ci_low": 0.01, "ci_high": 0.015, "p_adjusted": 1e-4, "better": 1},
+        "c vs d": {"diff": -0.001, "ci_low": -0.003, "ci_high": 0.001, "p_adjusted": 0.4, "better": 0},
+        "e vs f": {"diff": -0.02, "ci_low": -0.03, "ci_high": -0.01, "p_adjusted": 1e-3, "better": -1}}}
     lines = comparison_lines(compare)
-    assert lines[0].startswith("a vs b: A - B = +1.23 points [+1.00, +1.50]")
+    assert lines[0].startswith("a vs b: A - B = +1.23 points [+1.00, +1.50] (99.38% interval)")
     assert lines[0].endswith(": a more accurate") and lines[2].endswith(": f more accurate")
     assert lines[1].endswith("no detectable difference")
     assert comparison_lines(None) == []
@@ -231,15 +274,55 @@ def test_reliability_diagram(tmp_path):
         assert image.format == "PNG"
 
 
-def test_robustness_heatmap_and_corruption_strip(tmp_path):
-    table = {"m1": {"clean": 0.99, "rotation": 0.7, "mean_corruption_accuracy": 0.7},
-             "m2": {"clean": 0.95, "rotation": 0.2, "mean_corruption_accuracy": 0.2}}
-    figures.plot_robustness_heatmap(table, tmp_path / "heatmap.png")
-    assert_png(tmp_path / "heatmap.png")
-    images, labels, _ = synthetic(1)
-    strip = corruption_strip(images[0], {"rotation": [30, 60], "noise": [0.3]}, seed=0)
-    plots.plot_corruption_strip(strip, tmp_path / "strip.png", label=int(labels[0]))
-    assert_png(tmp_path / "strip.png")
+def test_reliability_small_multiples_with_ece_and_no_small_bins(monkeypatch):
+    saved = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: saved.append(fig))
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 3000)
+    logits = rng.normal(0, 1, (3000, 10))
+    logits[np.arange(3000), y] += rng.normal(3, 2, 3000)
+    proba = {name: np.exp(k * logits) / np.exp(k * logits).sum(axis=1, keepdims=True)
+             for name, k in (("svm_pixels", 1.0), ("torch_cnn", 2.0), ("mlp_adam-he", 0.5))}
+    rows = {name: reliability_bins(y, p) for name, p in proba.items()}
+    figures.plot_reliability(rows, "unused.png")
+    panels = [ax for ax in saved[0].axes if ax.get_title()]
+    assert [ax.get_title().split(":")[0] for ax in panels] == list(proba)  # one panel per model, in order
+    for ax, (name, p) in zip(panels, proba.items(), strict=True):
+        assert ax.get_title() == f"{name}: ECE {100 * expected_calibration_error(y, p):.2f} %"
+        big = [r for r in rows[name] if r["count"] >= figures.MIN_BIN_COUNT]
+        curve = [line for line in ax.get_lines() if line.get_marker() == model_marker(name)]
+        assert len(curve) == 1 and len(curve[0].get_xdata()) == len(big)  # small bins not drawn
+        assert np.allclose(curve[0].get_xdata(), [r["confidence"] for r in big])
+    small = sum(r["count"] < figures.MIN_BIN_COUNT for r in rows["mlp_adam-he"])
+    assert small and "not drawn" in " ".join(t.get_text() for t in panels[2].texts)
+
+
+def test_per_class_gain_with_intervals(tmp_path):
+    cm_a, cm_b = np.diag(np.full(10, 90)) + 1, np.diag(np.full(10, 95)) + 1  # gains of +0.43 points
+    bounds = np.column_stack([np.full(10, -0.01), np.full(10, 0.02)])
+    bounds[3] = 0.001, 0.009
+    figures.plot_per_class_gain(cm_a, cm_b, "a", "b", tmp_path / "gain.png", intervals=bounds)
+    assert_png(tmp_path / "gain.png")
+
+
+def test_curves_are_drawn_against_training_images(tmp_path, monkeypatch):
+    saved = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: saved.append(fig))
+    images, labels, proba = synthetic(100)
+    split = load_split_like(images, labels)
+    steps = np.array([4, 8, 12])
+    error, loss = np.array([0.3, 0.2, 0.1]), np.array([1.0, 0.6, 0.4])
+    curves = {m: {"val/error": (steps, error), "val/loss": (steps, loss)}
+              for m in ("torch_cnn", "torch_logreg")}
+    inputs = ReportInputs(split, split, {"train": np.full(10, 10)}, {"torch_cnn": {"accuracy": 0.9}},
+                          {"torch_cnn": proba}, curves=curves,
+                          batch_sizes={"torch_cnn": 128, "torch_logreg": 32})
+    written, _ = write_report(tmp_path, inputs, gallery_size=4, embedding_samples=20)
+    figure = next(fig for fig in saved if fig.axes and fig.axes[0].get_xlabel() == "training images")
+    lines = {line.get_label(): line.get_xdata().tolist() for line in figure.axes[0].get_lines()}
+    # 100 training images: torch_cnn sees them in 1 update of 128, torch_logreg in 4 updates of 32
+    assert lines == {"torch_cnn": [400, 800, 1200], "torch_logreg": [100, 200, 300]}
+    assert tmp_path / FIGURES["curves_torch"] in written
 
 
 def test_first_layer_weights_feature_maps_and_unit_choice():
@@ -304,7 +387,7 @@ ARGS = ["--params", "params.yaml", "--train", "data/prepared/train.npz", "--val"
         "--robustness", "metrics/robustness.json", "--proba", "data/evaluation/test_proba.npz",
         "--models", "models", "--curves", "plots/curves", "--images", "plots/images",
         "--leaderboard", "plots/leaderboard.csv", "--svm-gain", "plots/svm_gain.csv",
-        "--embedding-model", "models/mlp_adam-he.npz"]
+        "--embedding-model", "models/mlp_adam-he.npz", "--anchors", "reports/anchors.md"]
 
 
 def write_params(path: Path) -> None:

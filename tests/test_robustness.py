@@ -1,6 +1,7 @@
 """Corruptions (mnistlab.evaluation.corruptions), their evaluation (mnistlab.evaluation.robustness),
-the paired table (mnistlab.evidence.robustness_pairs) and the robustness stage, on real digits from
-data/sample."""
+the paired table (mnistlab.evidence.robustness_pairs), the figures and report
+(mnistlab.reporting.robustness_figures) and the robustness stage, graded families and MNIST-C, on
+real digits from data/sample."""
 
 import importlib.util
 import json
@@ -15,16 +16,24 @@ from support.paths import REPO, SAMPLE
 from mnistlab.core.errors import MnistlabError
 from mnistlab.data.prepare import deskew, scale
 from mnistlab.evaluation import corruptions as C
+from mnistlab.evaluation.mnist_c import CORRUPTIONS as MNIST_C
+from mnistlab.evaluation.mnist_c import PUBLISHED_SOURCE, SETTINGS
 from mnistlab.evaluation.robustness import (
     CLEAN,
     conditions,
     corruption_strip,
+    curve_counts,
     curve_rows,
+    evaluate_mnist_c,
     evaluate_robustness,
     load_test_subset,
+    mnist_c_counts,
+    mnist_c_strip,
+    mnist_c_summary,
     summary,
 )
 from mnistlab.evidence.robustness_pairs import PAIRED_COLUMNS, paired_tests, svm_pair
+from mnistlab.reporting import robustness_figures as F
 
 RANDOM = [name for name, family in C.FAMILIES.items() if family.random]
 SMALL = {"rotation": [30, 60], "scale": [0.8], "noise": [0.3], "stroke": [-1, 1], "occlusion": [10]}
@@ -217,6 +226,23 @@ def test_corruption_strip_holds_every_severity_with_the_identity_first(digits):
     assert all(image.shape == (28, 28) for row in strip.values() for _, image in row)
     with pytest.raises(MnistlabError, match="unknown corruption 'zoom'"):
         corruption_strip(x[0], {"zoom": [1.2]}, seed=0)
+    seen = corruption_strip(x[0], {"rotation": [60, 30], "shear": [0.6]}, seed=0, deskew=True)
+    np.testing.assert_allclose(seen["rotation"][0][1], deskew(x[:1])[0], atol=1e-6)  # as the models see it
+    np.testing.assert_allclose(seen["shear"][1][1], deskew(C.corrupt(x[:1], "shear", 0.6, 0))[0], atol=1e-6)
+
+
+def test_curve_counts_give_the_correct_images_per_severity(digits, centroid):
+    x, y = digits
+    result = evaluate_robustness({"a": centroid}, x, y, SMALL, deskew=True, seed=0)
+    counts = curve_counts(result, SMALL)
+    assert list(counts) == list(SMALL)
+    stroke = counts["stroke"]
+    assert [(r["severity"], r["clean"]) for r in stroke] == [(-1.0, False), (0.0, True), (1.0, False)]
+    assert all(r["n"] == len(y) and r["model"] == "a" for r in stroke)
+    for row in counts["rotation"]:
+        assert row["correct"] / row["n"] == pytest.approx(result.accuracy("a", "rotation", row["severity"]))
+    assert counts["scale"][1] == {"model": "a", "severity": 1.0, "clean": True,
+                                  "correct": int(result.correct["a"][0].sum()), "n": len(y)}
 
 
 def test_the_paired_svms_come_from_the_registry():
@@ -264,23 +290,28 @@ def linear_net(x: np.ndarray, y: np.ndarray, path: Path, fit: bool) -> None:
     net.save(path)
 
 
-def run_stage(tmp_path: Path, models: Path, monkeypatch, *extra: str) -> dict[str, Path]:
+def run_stage(tmp_path: Path, models: Path, monkeypatch, *extra: str, mnist_c_dir: str | None = None
+              ) -> dict[str, Path]:
     """Run stages/robustness.py's ``main`` on the sample's test digits with small settings;
     returns the output paths by option name."""
     spec = importlib.util.spec_from_file_location("robustness_stage", REPO / "stages" / "robustness.py")
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
-    small = {"test_size": 300, "seed": 0, "corruptions": SMALL, "batch_size": 2000}
+    small = {"test_size": 300, "seed": 0, "corruptions": SMALL, "batch_size": 2000,
+             "mnist_c_dir": mnist_c_dir}
     params = yaml.safe_load((REPO / "params.yaml").read_text())  # every key, small robustness settings
     params["prepare"]["deskew"] = True
     params["robustness"] = small
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = {name: tmp_path / rel for name, rel in [
         ("metrics", "metrics/robustness.json"), ("plots", "plots/robustness"),
-        ("heatmap", "plots/images/robustness_heatmap.png"), ("strip", "plots/images/corruption_strip.png"),
+        ("mnist_c_plot", "plots/mnist_c.csv"), ("curves", "plots/images/robustness_curves.png"),
+        ("strip", "plots/images/corruption_strip.png"), ("mnist_c_figure", "plots/images/mnist_c_errors.png"),
+        ("mnist_c_strip", "plots/images/mnist_c_strip.png"), ("report", "reports/robustness.md"),
         ("correct", "data/evaluation/robustness_correct.npz")]}
     stage.main(["--params", str(tmp_path / "params.yaml"), "--raw", str(SAMPLE), "--models", str(models),
-                *(arg for name, path in out.items() for arg in (f"--{name}", str(path))), *extra])
+                *(arg for name, path in out.items() for arg in (f"--{name.replace('_', '-')}", str(path))),
+                *extra])
     return out
 
 
@@ -298,8 +329,19 @@ def test_stage_writes_every_output(tmp_path, sample_train, monkeypatch):
     assert sorted(p.stem for p in out["plots"].glob("*.csv")) == sorted(SMALL)
     header, *lines = (out["plots"] / "rotation.csv").read_text().splitlines()
     assert header == "model,severity,accuracy" and len(lines) == 2 * 3
-    for name in ("heatmap", "strip"):
+    for name in ("curves", "strip", "mnist_c_figure", "mnist_c_strip"):
         assert out[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for model in metrics:  # MNIST-C: every model, every corruption, on all 2,000 sample test digits
+        errors = metrics[model]["mnist_c"]
+        assert list(errors) == ["clean", *MNIST_C, "mce", "relative_mce"]
+        assert errors["mce"] == pytest.approx(np.mean([errors[c] for c in MNIST_C]), abs=1e-4)
+        assert errors["relative_mce"] == pytest.approx(errors["mce"] - errors["clean"], abs=1e-4)
+    assert metrics["mlp_sgd-he"]["mnist_c"]["clean"] < 0.3 < metrics["mlp_sgd-he"]["mnist_c"]["mce"] < 0.9
+    header, *lines = out["mnist_c_plot"].read_text().splitlines()
+    assert header == "model,corruption,error,low,high" and len(lines) == 2 * 16
+    report = out["report"].read_text()
+    assert "scaling to [0, 1] and deskewing" in report and "| `fog` |" in report
+    assert "(../plots/images/mnist_c_errors.png)" in report and PUBLISHED_SOURCE in report
     with np.load(out["correct"]) as data:
         assert data["mlp_sgd-he"].shape == (1 + 7, 300) and data["mlp_sgd-he"].dtype == bool
         assert list(data["corruption"][:2]) == ["clean", "rotation"] and len(data["test_index"]) == 300
@@ -329,3 +371,58 @@ def test_stage_compares_the_two_svms_on_rotation_and_scale(tmp_path, sample_trai
     header, *lines = paired.read_text().splitlines()
     assert header == "corruption,severity,accuracy_a,accuracy_b,diff,low,high,a_only,b_only,p_value,p_holm"
     assert [line.split(",")[0] for line in lines] == ["clean", "rotation", "rotation", "scale"]
+
+
+def test_stage_scores_the_official_mnist_c_files_when_given(tmp_path, sample_train, monkeypatch):
+    x, y = sample_train
+    models = tmp_path / "models"
+    linear_net(deskew(scale(x[:1500])), y[:1500], models / "mlp_sgd-he.npz", fit=True)
+    official = tmp_path / "mnist_c"
+    for name in MNIST_C:  # 12 images of the corruption's name, labelled by a constant digit
+        (official / name).mkdir(parents=True)
+        np.save(official / name / "test_images.npy", np.zeros((12, 28, 28, 1), np.uint8))
+        np.save(official / name / "test_labels.npy", np.full(12, 7, np.uint8))
+    out = run_stage(tmp_path, models, monkeypatch, mnist_c_dir=str(official))
+    rows = out["mnist_c_plot"].read_text().splitlines()[1:]
+    assert len(rows) == 16 and all(line.endswith(tuple("0123456789")) for line in rows)
+    assert "the official MNIST-C files" in out["report"].read_text()
+    errors = json.loads(out["metrics"].read_text())["mlp_sgd-he"]["mnist_c"]
+    assert set(errors) == {"clean", *MNIST_C, "mce", "relative_mce"}
+    assert len({errors[c] for c in MNIST_C}) == 1  # the same blank images, labelled 7, for every corruption
+    (tmp_path / "again").mkdir()
+    with pytest.raises(SystemExit):  # a missing folder: one line naming the key, nothing written
+        run_stage(tmp_path / "again", models, monkeypatch, mnist_c_dir=str(tmp_path / "nowhere"))
+    assert not (tmp_path / "again" / "metrics").exists()
+
+
+def test_robustness_figures_and_report(tmp_path, digits, centroid):
+    x, y = digits
+    result = evaluate_robustness({"a": centroid, "b": centroid}, x, y, SMALL, seed=0)
+    counts = curve_counts(result, SMALL)
+    units = {family: C.FAMILIES[family].unit for family in SMALL}
+    F.plot_robustness_curves(counts, units, tmp_path / "curves.png", "scaling and deskewing")
+    F.plot_corruption_strip(corruption_strip(x[0], SMALL, 0, deskew=True), tmp_path / "strip.png",
+                            label=int(y[0]), view="after deskewing")
+    raw = (x[:40] * 255).round().astype(np.uint8)
+    mnist = evaluate_mnist_c({"a": centroid, "b": centroid}, raw, y[:40], deskew=True)
+    rows = mnist_c_counts(mnist)
+    assert len(rows) == 2 * 16 and rows[0]["corruption"] == "clean" and rows[0]["n"] == 40
+    F.plot_mnist_c_errors(rows, tmp_path / "mnist_c.png", published={"paper CNN": {"fog": 0.5}})
+    strip = mnist_c_strip(raw[0], 0, deskew=True)
+    assert [name for name, _, _ in strip] == ["clean", *MNIST_C]
+    F.plot_mnist_c_strip(strip, tmp_path / "mnist_c_strip.png", label=int(y[0]))
+    for name in ("curves", "strip", "mnist_c", "mnist_c_strip"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    errors = mnist_c_summary(mnist)
+    text = F.robustness_report(errors, rows, counts, SETTINGS, units, "scaling and deskewing", "generated",
+                               {"paper CNN": {"fog": 0.5}}, "Table 9 of a paper", {"curves": "curves.png"})
+    assert "| corruption | setting | a | b | published: paper CNN |" in text
+    assert "| `fog` | " + SETTINGS["fog"] in text and "| 50.00 |" in text
+    assert "Source: Table 9 of a paper" in text
+    assert "**rotation**: severity in degrees" in text and "![curves](curves.png)" in text
+    assert F.wilson(0, 0)[0] != F.wilson(0, 0)[0]  # nan without images
+    low, high = F.wilson(90, 100)
+    assert low < 0.9 < high
+    styles = F.model_styles([f"m{i}" for i in range(12)])
+    assert len(set(styles.values())) == 12 and len({colour for colour, _ in styles.values()}) == 12

@@ -1,4 +1,5 @@
-"""SVM pipelines: exact and Nystroem methods, gamma, skops save/load (same bytes, trusted types), stage."""
+"""SVM pipelines: exact and Nystroem methods, gamma, skops save/load (same bytes, trusted types), stage,
+and the pixel feature step (its scikit-learn rules: tests/test_sklearn_rules.py)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from sklearn.svm import SVC
 from support.params import write_params
 from support.paths import REPO
 
-from mnistlab.core.errors import MnistlabError
+from mnistlab.core.errors import InputError, MnistlabError
 from mnistlab.core.io import save_npz
 from mnistlab.data.prepare import load_split
 from mnistlab.features.gabor import GaborFeatures, load_transformer, save_transformer
+from mnistlab.features.pixels import PixelFeatures
+from mnistlab.models import svm as svm_module
 from mnistlab.models.svm import (
     TRUSTED_TYPES,
-    PixelFeatures,
     SVMModel,
     fit_svm,
     load_svm,
@@ -89,6 +91,33 @@ def test_pixel_features_resolution():
     images = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
     assert PixelFeatures(14).transform(images).shape == (3, 196)
     assert PixelFeatures(28).transform(images).shape == (3, 784)
+    pooled = images.reshape(3, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(3, 196)
+    np.testing.assert_allclose(PixelFeatures(14).transform(images), pooled, rtol=1e-6)
+    for resolution in (14, 28):  # flattened images give the same features
+        np.testing.assert_array_equal(PixelFeatures(resolution).transform(images.reshape(3, 784)),
+                                      PixelFeatures(resolution).transform(images))
+    assert np.shares_memory(PixelFeatures(28).transform(images), images)  # no copy at 28 pixels
+    for resolution in (7, 10, 30, "14", 14.0, True):
+        message = rf"PixelFeatures resolution = {resolution!r} \(svm.resolution\): expected one of 14, 28"
+        with pytest.raises(InputError, match=message):
+            PixelFeatures(resolution).transform(images)
+
+
+def test_pixel_features_refuse_what_gabor_features_refuse():
+    """(N, 30, 30) is not quietly pooled to 15x15, nor one (28, 28) image taken as 28 rows."""
+    for bad in (np.zeros((3, 30, 30), np.float32), np.zeros((28, 28), np.float32),
+                np.full((3, 28, 28), 255, np.uint8)):
+        for features in (PixelFeatures(14), GaborFeatures(pca_components=None).fit(np.zeros((2, 28, 28)))):
+            with pytest.raises(InputError) as error:
+                features.transform(bad)
+            assert isinstance(error.value, ValueError) and "\n" not in str(error.value)
+
+
+def test_pixel_features_moved_to_features():
+    assert svm_module.PixelFeatures is PixelFeatures  # the old import path still works
+    assert PixelFeatures.__module__ == "mnistlab.features.pixels"
+    assert "mnistlab.features.pixels.PixelFeatures" in TRUSTED_TYPES
+    assert not any(name.endswith(".svm.PixelFeatures") for name in TRUSTED_TYPES)
 
 
 def test_gabor_transformer_round_trip_same_bytes(prepared_dir, tmp_path):
@@ -108,7 +137,8 @@ def test_gabor_transformer_round_trip_same_bytes(prepared_dir, tmp_path):
     with pytest.raises(MnistlabError, match="expected a fitted GaborFeatures"):
         load_transformer(tmp_path / "other.skops")
     save_svm(SVMModel(PixelFeatures(14), None), tmp_path / "svm.skops")
-    with pytest.raises(MnistlabError, match="svm.skops: not loaded, it holds types mnistlab does not trust: mnistlab.models.svm"):
+    with pytest.raises(MnistlabError, match="svm.skops: not loaded, it holds types mnistlab does not trust: "
+                       "mnistlab.features.pixels.PixelFeatures, mnistlab.models.svm.SVMModel$"):
         load_transformer(tmp_path / "svm.skops")
 
 

@@ -2,8 +2,9 @@ import numpy as np
 
 from mnistlab.core.io import read_split
 from mnistlab.evaluation.evaluate import evaluate_model
+from mnistlab.features.pixels import PixelFeatures
 from mnistlab.models.registry import load_model as load_predictor
-from mnistlab.models.svm import PixelFeatures, SVMModel, fit_svm, save_svm
+from mnistlab.models.svm import SVMModel, fit_svm, save_svm
 
 
 def test_pixel_svm_learns_saves_and_evaluates(prepared_dir, tmp_path):

@@ -18,23 +18,34 @@ from mnistlab.evidence.sweep import (
     Run,
     curve_quantities,
     drop_repeats,
+    images_to_reach,
     metric_column,
     parse_tsv,
     resolve_train_size,
     roughness,
+    roughness_on_grid,
     runs_from_rows,
     same_as_baseline,
     select_rows,
+    spacing,
     train_images,
+    updates_to_images,
     updates_to_reach,
     varying_params,
 )
 from mnistlab.evidence.sweep_report import (
+    baseline_group,
+    censor_updates,
     pair_comparisons,
     paired_tests,
+    params_differences,
     runs_from_json,
+    select_family,
+    single_run_disagreements,
     summarize,
+    sweep_notes,
     t_summary,
+    write_outputs,
 )
 from mnistlab.models.registry import MODELS
 from mnistlab.reporting import evidence_figures
@@ -147,7 +158,8 @@ def test_paired_tests_and_verdicts():
     he, random = [0.92, 0.93, 0.925, 0.935], [0.90, 0.91, 0.90, 0.91]
     [t] = paired_tests(make_runs(he, random), comps)
     assert t["p_value"] == pytest.approx(stats.ttest_rel(he, random).pvalue)
-    assert t["p_holm"] == t["p_value"] and t["diff"] == pytest.approx(0.0225) and t["n"] == 4
+    assert t["p_adjusted"] == t["p_value"] and t["diff"] == pytest.approx(0.0225) and t["n"] == 4
+    assert (t["family_size"], t["method"]) == (1, "t_accuracy")  # no per-image results: t over seeds
     assert t["verdict"] == "he is better"
     [t] = paired_tests(make_runs([0.91, 0.90], [0.90, 0.91]), comps)
     assert t["verdict"] == "no detectable difference: the difference lies in [-12.71, +12.71] points"
@@ -299,7 +311,8 @@ def test_json_output_holds_runs_summary_and_tests(tmp_path, monkeypatch):
     test = next(t for t in data["tests"] if t["group"] == "prepare.train_size=1000")
     assert (test["a"], test["b"], test["quantity"], test["n"]) == ("mlp_sgd-he", "mlp_sgd-random",
                                                                    "accuracy", 2)
-    assert set(test) >= {"diff", "ci_low", "ci_high", "p_value", "p_holm", "verdict"}
+    assert set(test) >= {"diff", "ci_low", "ci_high", "p_value", "p_adjusted", "verdict", "family_size",
+                         "confidence", "method"}
     back = runs_from_json(data)
     assert [r.values for r in back] == [r.values for r in runs]
     assert [r.params for r in back] == [r.params for r in runs]
@@ -318,7 +331,8 @@ def test_pair_comparisons_from_compare_pairs():
              {"question": "best", "a": "best_neural", "b": "best_classic"},
              {"question": "twin", "a": "mlp_adam-he", "b": "torch_mlp"}]
     got = [(c["question"], c["quantity"]) for c in pair_comparisons(pairs)]
-    curves = ["updates_to_5pct", "updates_to_3pct", "updates_to_2pct", "val_loss_roughness"]
+    # convergence is compared in training images (interpolated crossings), not in updates
+    curves = ["images_to_5pct", "images_to_3pct", "images_to_2pct", "val_loss_roughness"]
     assert got == ([("He vs random", "accuracy"), ("CNN vs FNN", "accuracy"), ("twin", "accuracy")]
                    + [("He vs random", q) for q in curves] + [("twin", q) for q in curves])
     assert pair_comparisons(pairs, curve_models=()) == [
@@ -348,3 +362,240 @@ def test_the_command_tests_compare_pairs_at_compare_alpha_of_its_params(tmp_path
     with pytest.raises(SystemExit) as err:
         cli_main(["sweep", "--repo", str(tmp_path), "--out-dir", str(tmp_path / "bad")])
     assert err.value.code == 2 and not (tmp_path / "bad").exists()
+
+
+# -- convergence in training images, smoothness at equal spacing -------------------------------------
+
+def test_images_to_reach_interpolates_between_curve_points():
+    images, error = [12800, 25600, 38400], [0.08, 0.04, 0.02]
+    # 5 % lies 3/4 of the way from 8 % to 4 %: 12,800 + 0.75 x 12,800
+    assert images_to_reach(images, error, 0.05) == pytest.approx(22400)
+    assert images_to_reach(images, error, 0.04) == 25600 and images_to_reach(images, error, 0.02) == 38400
+    assert images_to_reach(images, error, 0.1) == 12800  # reached by the first point: an upper bound
+    assert images_to_reach(images, error, 0.01) is None
+    assert images_to_reach([100, 200, 300], [0.06, 0.06, 0.04], 0.05) == 250
+    assert images_to_reach([100, 200], [0.06, 0.03], 0.06) == 100
+
+
+def test_updates_become_training_images_with_the_short_last_batch_of_each_epoch():
+    # 1,000 images in batches of 128: 8 updates an epoch, the last of 104 images
+    assert list(updates_to_images([1, 7, 8, 10, 16], 128, 1000)) == [128, 896, 1000, 1256, 2000]
+    assert list(updates_to_images([1, 10], 128)) == [128, 1280]
+
+
+def test_roughness_is_compared_on_one_grid_of_images():
+    # L(x) = (x / 1000)^2 has second differences 2 (h / 1000)^2 on a grid of step h
+    dense, coarse = np.arange(0, 20001, 500.0), np.arange(0, 20001, 1000.0)
+    assert roughness((dense / 1000) ** 2) == pytest.approx(0.5)  # as logged: denser looks smoother
+    assert roughness((coarse / 1000) ** 2) == pytest.approx(2.0)
+    assert roughness_on_grid(dense, (dense / 1000) ** 2, 1000) == pytest.approx(2.0)
+    assert roughness_on_grid(coarse, (coarse / 1000) ** 2, 1000) == pytest.approx(2.0)
+    assert roughness_on_grid(coarse[:2], coarse[:2], 1000) is None
+    assert spacing(dense) == 500 and spacing([5.0]) is None
+
+
+def test_curve_quantities_in_training_images_and_epochs():
+    # SGD, batch 32, a point every 400 updates (12,800 images) on 6,400 training images (2 epochs a point)
+    steps = np.array([400.0, 800.0, 1200.0])
+    error, loss = np.array([0.07, 0.04, 0.025]), np.array([0.3, 0.2, 0.15])
+    q = curve_quantities((steps, error), (steps, loss), batch_size=32, train_images=6400, grid=12800)
+    assert q["images_to_5pct"] == pytest.approx(12800 + (0.07 - 0.05) / 0.03 * 12800)
+    assert q["images_to_3pct"] == pytest.approx(25600 + (0.04 - 0.03) / 0.015 * 12800)
+    assert q["epochs_to_5pct"] == pytest.approx(q["images_to_5pct"] / 6400)
+    assert "images_to_2pct" not in q and "epochs_to_2pct" not in q and q["total_images"] == 38400
+    assert q["updates_to_5pct"] == 800  # the first logged update, kept for reference
+    assert q["val_loss_roughness"] == pytest.approx(0.05)
+
+
+# -- which pairs a sweep tests (dvc.yaml) -------------------------------------------------------------
+
+DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())
+
+
+def test_models_reached_by_a_param_follow_the_pipeline():
+    every = set(MODELS)
+    numpy_nets = {n for n, m in MODELS.items() if m.family == "numpy"}
+    twins = {n for n, m in MODELS.items() if m.twin}
+    assert sweep.models_reached(DVC, ["seed"]) == every
+    assert sweep.models_reached(DVC, ["prepare.train_size"]) == every  # through data/prepared
+    assert sweep.models_reached(DVC, ["mlp.dropout", "mlp.weight_decay"]) == numpy_nets | twins
+    assert sweep.models_reached(DVC, ["mlp.adam.lr"]) == {"mlp_adam-he", "mlp_adam-random"} | twins
+    assert sweep.models_reached(DVC, ["torch.epochs"]) == {"torch_logreg", "torch_fnn", "torch_cnn"}
+    assert sweep.models_reached(DVC, ["gabor.orientations"]) == {"svm_gabor"}
+    assert sweep.models_reached(DVC, ["compare.alpha"]) == set()
+    entries = sweep.training_params(DVC)
+    assert {"seed", "prepare", "gabor", "svm", "mlp.dropout", "torch.epochs"} <= set(entries)
+    assert not {"compare", "robustness", "report"} & set(entries)
+
+
+def runs_with(values_of, n_runs=3, params=None):
+    return [Run(f"r{i}", str(i), {"seed": float(i), **(params or {})}, values_of(i)) for i in range(n_runs)]
+
+
+def test_a_sweep_tests_only_the_pairs_its_param_reaches():
+    comps = pair_comparisons([{"question": "CNN vs FNN", "a": "torch_cnn", "b": "torch_fnn"},
+                              {"question": "He vs random", "a": "mlp_sgd-he", "b": "mlp_sgd-random"}])
+    runs = [Run(f"r{i}{d}", str(i), {"seed": float(i), "mlp.dropout": d},
+                {("torch_cnn", "accuracy"): 0.99, ("torch_fnn", "accuracy"): 0.98,
+                 ("mlp_sgd-he", "accuracy"): 0.97 + i / 1000, ("mlp_sgd-random", "accuracy"): 0.96})
+            for i in range(3) for d in (0.0, 0.3)]
+    kept, notes = select_family(comps, runs, "seed", DVC)
+    assert {c["question"] for c in kept} == {"He vs random"}
+    assert len(notes) == 1 and "CNN vs FNN (torch_cnn vs torch_fnn)" in notes[0]
+    assert "`mlp.dropout`" in notes[0]
+    # a sweep of the seed alone: two models the seed does not change are one fit, left out
+    seeds = runs_with(lambda i: {("svm_gabor", "accuracy"): 0.99, ("svm_pixels", "accuracy"): 0.98,
+                                 ("torch_cnn", "accuracy"): 0.99 + i / 1000, ("torch_fnn", "accuracy"): 0.98})
+    svm = pair_comparisons([{"question": "Gabor vs pixels", "a": "svm_gabor", "b": "svm_pixels"},
+                            {"question": "CNN vs FNN", "a": "torch_cnn", "b": "torch_fnn"}])
+    kept, notes = select_family(svm, seeds, "seed", DVC)
+    assert [c["question"] for c in kept] == ["CNN vs FNN"] and "repeat one fit" in notes[0]
+    kept, notes = select_family(svm, seeds, "seed", None)
+    assert kept == svm and "dvc.yaml could not be read" in notes[0]
+
+
+def errors_for(rng, n, rate):
+    return sorted(rng.choice(n, int(rate * n), replace=False).tolist())
+
+
+def test_accuracy_over_seeds_uses_the_two_level_bootstrap_when_runs_carry_test_errors():
+    rng = np.random.default_rng(0)
+    n = 2000
+    runs = []
+    for i in range(4):
+        shared = errors_for(rng, n, 0.03)
+        run = Run(f"r{i}", str(i), {"seed": float(i)}, {("torch_cnn", "accuracy"): 0.0,
+                                                         ("torch_fnn", "accuracy"): 0.0},
+                  errors={"torch_cnn": shared[:20 + i], "torch_fnn": shared}, test_images=n, test_id="t")
+        run.values = {(m, "accuracy"): 1 - len(e) / n for m, e in run.errors.items()}
+        runs.append(run)
+    comps = [{"question": "CNN vs FNN", "a": "torch_cnn", "b": "torch_fnn", "quantity": "accuracy"}]
+    [t] = paired_tests(runs, comps, n_resamples=4000)
+    assert t["method"] == "crossed" and t["n"] == 4 and t["family_size"] == 1
+    assert t["diff"] == pytest.approx(t["mean_a"] - t["mean_b"]) and t["a_only"] == 40 + 39 + 38 + 37
+    assert t["ci_low"] > 0 and t["verdict"] == "torch_cnn is better"
+    # scored on different test sets: the nested scheme on the counts
+    for i, run in enumerate(runs):
+        run.test_id = f"t{i}"
+    [t] = paired_tests(runs, comps, n_resamples=4000)
+    assert t["method"] == "nested" and t["ci_low"] > 0
+
+
+def test_deterministic_models_get_one_test_image_comparison_per_training_size():
+    rng = np.random.default_rng(1)
+    n = 1000
+    runs = []
+    for size in (500.0, 5000.0):
+        gabor, pixels = errors_for(rng, n, 0.02), errors_for(rng, n, 0.06)
+        for i in range(3):
+            run = Run(f"r{i}-{size:g}", str(i), {"seed": float(i), "prepare.train_size": size},
+                      {("svm_gabor", "accuracy"): 1 - len(gabor) / n,
+                       ("svm_pixels", "accuracy"): 1 - len(pixels) / n},
+                      errors={"svm_gabor": gabor, "svm_pixels": pixels}, test_images=n, test_id="t")
+            runs.append(run)
+    comps = [{"question": "Gabor vs pixels", "a": "svm_gabor", "b": "svm_pixels", "quantity": "accuracy"}]
+    tests = paired_tests(runs, comps, n_resamples=4000)
+    assert [t["method"] for t in tests] == ["one_fit", "one_fit"] and all(t["n"] == 1 for t in tests)
+    b = len(set(runs[0].errors["svm_pixels"]) - set(runs[0].errors["svm_gabor"]))
+    c = len(set(runs[0].errors["svm_gabor"]) - set(runs[0].errors["svm_pixels"]))
+    assert (tests[0]["a_only"], tests[0]["b_only"]) == (b, c)
+    assert tests[0]["p_value"] == pytest.approx(stats.binomtest(min(b, c), b + c).pvalue)  # McNemar exact
+    assert tests[0]["family_size"] == 2 and tests[0]["confidence"] == pytest.approx(0.975)
+    # without per-image results they stay untested, outside the family
+    for run in runs:
+        run.errors = {}
+    assert {t["verdict"] for t in paired_tests(runs, comps)} == {
+        "not tested: the seed does not change either model"}
+
+
+def test_the_family_is_every_tested_row_at_one_bonferroni_level():
+    rng = np.random.default_rng(3)
+    runs = runs_with(lambda i: {("mlp_sgd-he", "accuracy"): 0.95 + rng.normal(0, 0.002),
+                                ("mlp_sgd-random", "accuracy"): 0.95 + rng.normal(0, 0.002),
+                                ("mlp_sgd-he", "images_to_3pct"): 40000 + rng.normal(0, 500),
+                                ("mlp_sgd-random", "images_to_3pct"): 60000 + rng.normal(0, 500),
+                                ("mlp_sgd-he", "images_to_2pct"): 90000.0,
+                                ("mlp_sgd-random", "images_to_2pct"): 95000.0}, n_runs=5)
+    comps = [{"question": "q", "a": "mlp_sgd-he", "b": "mlp_sgd-random", "quantity": q}
+             for q in ("accuracy", "images_to_3pct", "images_to_2pct")]
+    acc, images, same = paired_tests(runs, comps)
+    assert same["method"] is None and same["verdict"] == "not tested (the same difference in every run)"
+    assert acc["family_size"] == images["family_size"] == 2  # the untested row is outside the family
+    d = [r.values[("mlp_sgd-he", "accuracy")] - r.values[("mlp_sgd-random", "accuracy")] for r in runs]
+    half = stats.t.ppf(1 - 0.05 / 4, 4) * np.std(d, ddof=1) / math.sqrt(5)  # 1 - (0.05/2)/2
+    assert (acc["ci_low"], acc["ci_high"]) == pytest.approx((np.mean(d) - half, np.mean(d) + half))
+    assert acc["p_adjusted"] == pytest.approx(min(1, 2 * acc["p_value"]))
+    assert images["verdict"] == "mlp_sgd-he is better"  # lower is better: fewer images to 3 %
+
+
+def test_a_crossing_never_reached_is_censored_at_the_last_point():
+    runs = runs_with(lambda i: {("he", "images_to_2pct"): 50000.0 + 1000 * i,
+                                ("random", "total_images"): 80000.0, ("he", "total_images"): 80000.0},
+                     n_runs=3)
+    runs[0].values[("random", "images_to_2pct")] = 70000.0
+    fixed, note = censor_updates(runs, "he", "random", "images_to_2pct")
+    assert [r.values[("random", "images_to_2pct")] for r in fixed] == [70000.0, 80000.0, 80000.0]
+    assert "random never got there in 2 runs: counted at its last logged point" in note
+    assert ("random", "images_to_2pct") not in runs[1].values  # the runs themselves are left as they were
+
+
+def test_a_legacy_summary_gets_crossings_in_images_from_its_updates():
+    data = {"experiments": [{"name": "old", "rev": "1", "train_images": None,
+                             "params": {"seed": 0.0, "mlp.log_every": 100.0, "mlp.sgd.batch_size": 32.0,
+                                        "mlp.adam.batch_size": 128.0},
+                             "values": {"mlp_sgd-he": {"updates_to_5pct": 620.0, "total_updates": 8000.0,
+                                                       "val_loss_roughness": 0.006},
+                                        "mlp_adam-he": {"updates_to_5pct": 140.0,
+                                                        "val_loss_roughness": 0.008}}}]}
+    [run] = runs_from_json(data)
+    assert run.values[("mlp_sgd-he", "images_to_5pct")] == 620 * 32 and run.legacy_curves
+    assert run.values[("mlp_adam-he", "images_to_5pct")] == 140 * 128
+    assert run.values[("mlp_sgd-he", "total_images")] == 8000 * 32
+    assert run.curve_spacing == {"mlp_sgd-he": 3200.0, "mlp_adam-he": 12800.0}  # unequal: not compared
+    assert any("recorded before crossing points" in note for note in sweep_notes([run], "seed"))
+
+
+def test_where_a_sweep_stands_against_todays_params_and_the_single_run():
+    params = {"seed": 0.0, "mlp.epochs": 15.0, "mlp.dropout": 0.3, "compare.alpha": 0.05}
+    runs = runs_with(lambda i: {("torch_cnn", "accuracy"): 0.99 + i / 1000, ("torch_fnn", "accuracy"): 0.985},
+                     params=params)
+    today = {**params, "mlp.epochs": 20, "prepare.train_limit": 100, "compare.alpha": 0.1}
+    assert params_differences(runs, today, DVC) == ["`mlp.epochs`: 15 here, 20 today",
+                                                    "`prepare.train_limit`: absent here, 100 today"]
+    assert params_differences(runs, params, DVC) == []
+    comps = [{"question": "CNN vs FNN", "a": "torch_cnn", "b": "torch_fnn", "quantity": "accuracy"}]
+    tests = paired_tests(runs, comps)
+    assert baseline_group(runs, params) == "all runs" and tests[0]["verdict"] == "torch_cnn is better"
+    single = {"pairs": {"torch_cnn vs torch_fnn": {"better": 0}}}
+    [note] = single_run_disagreements(tests, single, "all runs")
+    assert "the single run (metrics/compare.json" in note and "says no detectable difference" in note
+    assert "this sweep says torch_cnn is better. Follow the sweep" in note
+    flipped = {"pairs": {"torch_fnn vs torch_cnn": {"better": -1}}}
+    assert single_run_disagreements(tests, flipped, "all runs") == []
+    sizes = [Run(f"r{s}", "1", {"seed": 0.0, "prepare.train_size": s}) for s in (500, 17721)]
+    assert baseline_group(sizes, {"prepare.train_size": None}) == "prepare.train_size=17721"
+    assert baseline_group(sizes, {"prepare.train_size": 500}) == "prepare.train_size=500"
+
+
+def test_write_outputs_reads_the_repository_it_is_given(tmp_path):
+    (tmp_path / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text())
+    params = {"seed": 0.0, "mlp.epochs": 15.0}
+    (tmp_path / "params.yaml").write_text("seed: 0\nmlp:\n  epochs: 15\n")
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "compare.json").write_text(json.dumps(
+        {"pairs": {"torch_cnn vs torch_fnn": {"better": 0}, "svm_gabor vs svm_pixels": {"better": 1}}}))
+    runs = runs_with(lambda i: {("torch_cnn", "accuracy"): 0.99 + i / 1000, ("torch_fnn", "accuracy"): 0.985,
+                                ("svm_gabor", "accuracy"): 0.99, ("svm_pixels", "accuracy"): 0.98},
+                     params=params)
+    comps = pair_comparisons([{"question": "CNN vs FNN", "a": "torch_cnn", "b": "torch_fnn"},
+                              {"question": "Gabor vs pixels", "a": "svm_gabor", "b": "svm_pixels"}])
+    paths = {"csv": tmp_path / "s.csv", "report": tmp_path / "s.md", "json": tmp_path / "s.json",
+             "figure": tmp_path / "s.png"}
+    tests = write_outputs(runs, summarize(runs), comps, paths, repo=tmp_path)
+    assert [t["question"] for t in tests] == ["CNN vs FNN"]
+    text = paths["report"].read_text()
+    assert "Single run and sweep disagree on CNN vs FNN" in text and "repeat one fit" in text
+    assert "Family: every tested row below: 1 pairs" in text or "m = 1 test" in text
+    data = json.loads(paths["json"].read_text())
+    assert data["family"] == {"size": 1, "confidence": 0.95} and data["params_differ"] == []
+    assert data["made_with"] == {"mlp.epochs": 15.0}

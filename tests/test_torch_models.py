@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mnistlab.core.errors import MnistlabError
-from mnistlab.models.registry import MODELS
+from mnistlab.models.registry import MODELS, load_model
 from mnistlab.models.torch_models.models import (
     BUILDERS,
     INPUT_SHAPE,
@@ -13,6 +13,7 @@ from mnistlab.models.torch_models.models import (
     count_params,
     default_sizes,
 )
+from mnistlab.models.torch_models.predictor import save_torch
 
 #: Every PyTorch model of the registry with its builder: adding a model adds it to every test below.
 BUILT = {name: spec.builder for name, spec in MODELS.items() if spec.family == "torch" and spec.builder}
@@ -25,6 +26,10 @@ EXPECTED_PARAMS = {
     "cnn": (1 * 16 * 9 + 16) + (16 * 32 * 9 + 32) + (32 * 7 * 7 * 128 + 128) + (128 * 10 + 10),
     "patchnet": (16 * 8 + 8) + (8 * 7 * 7 * 512 + 512) + (512 * 10 + 10),
     "mlp": (784 * 512 + 512) + (512 * 10 + 10),
+    # LeNet-5 with a full C3 (LeCun et al. 1998, Fig. 2): C1, C3, C5 (as fully connected), F6, output
+    "lenet5": (6 * 25 + 6) + (16 * 6 * 25 + 16) + (400 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10),
+    # 3x3 convolutions without bias, each followed by batch normalisation (scale and shift per channel)
+    "cnn_bn": (32 * 9 + 2 * 32) + (64 * 32 * 9 + 2 * 64) + (64 * 7 * 7 * 128 + 128) + (128 * 10 + 10),
 }
 
 
@@ -85,3 +90,76 @@ def test_unknown_model_and_bad_patch_size():
 def test_every_registered_torch_model_has_a_builder_with_its_defaults():
     for builder in BUILT.values():
         assert build_model(builder, default_sizes(builder))(torch.rand(1, *INPUT_SHAPE)).shape == (1, 10)
+
+
+def _shapes(model: torch.nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
+    """(layer class name, output shape without the batch) after every layer of a Sequential."""
+    shapes = []
+    for layer in model:
+        x = layer(x)
+        shapes.append((type(layer).__name__, tuple(x.shape[1:])))
+    return shapes
+
+
+def test_lenet5_has_the_layers_of_the_paper():
+    """LeCun et al. 1998, Fig. 2: a 32x32 input, C1 6@28x28, S2 6@14x14, C3 16@10x10, S4 16@5x5,
+    C5 120, F6 84, 10 outputs; 61,706 parameters with a full C3 (the paper's 60,000 with its
+    partial C3 table)."""
+    model = build_model("lenet5", normalize=False)
+    assert _shapes(model, torch.rand(2, *INPUT_SHAPE)) == [
+        ("ReplicationPad2d", (1, 32, 32)),
+        ("Conv2d", (6, 28, 28)), ("ReLU", (6, 28, 28)), ("MaxPool2d", (6, 14, 14)),
+        ("Conv2d", (16, 10, 10)), ("ReLU", (16, 10, 10)), ("MaxPool2d", (16, 5, 5)),
+        ("Flatten", (400,)),
+        ("Linear", (120,)), ("ReLU", (120,)), ("Linear", (84,)), ("ReLU", (84,)), ("Linear", (10,)),
+    ]
+    assert [m.kernel_size for m in model if isinstance(m, torch.nn.Conv2d)] == [(5, 5), (5, 5)]
+    assert count_params(model) == 61_706
+
+
+def test_lenet5_pads_with_the_background():
+    """The 2-pixel border repeats the edge pixels, background in MNIST, standardised or not."""
+    pad = build_model("lenet5", normalize=True)[1]
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 10:18, 12:16] = 1.0
+    padded = pad(build_model("lenet5", normalize=True)[0](x))
+    background = (0 - 0.1307) / 0.3081
+    torch.testing.assert_close(padded[0, 0, :2], torch.full((2, 32), background))
+    torch.testing.assert_close(padded[0, 0, :, -2:], torch.full((32, 2), background))
+
+
+def test_cnn_bn_shapes_and_batch_normalisation():
+    model = build_model("cnn_bn", normalize=False)
+    shapes = _shapes(model, torch.rand(4, *INPUT_SHAPE))
+    assert [s for name, s in shapes if name == "MaxPool2d"] == [(32, 14, 14), (64, 7, 7)]
+    assert shapes[-1] == ("Linear", (10,))
+    assert sum(name == "BatchNorm" for name, _ in shapes) == 2
+    assert sum(name == "Dropout" for name, _ in shapes) == 2
+    sizes = {**default_sizes("cnn_bn"), "channels": [8, 16, 24]}
+    three = build_model("cnn_bn", sizes, normalize=False)
+    assert [s for name, s in _shapes(three, torch.rand(2, *INPUT_SHAPE)) if name == "MaxPool2d"] == [
+        (8, 14, 14), (16, 7, 7), (24, 3, 3)]
+    with pytest.raises(MnistlabError, match="1 to 3 convolution blocks"):
+        build_model("cnn_bn", {**default_sizes("cnn_bn"), "channels": [8, 8, 8, 8]})
+
+
+def test_batch_normalisation_saves_floats_only_and_loads_back(tmp_path):
+    """The running statistics are saved and restored; no int64 batch counter in the file (the
+    loader accepts floating-point tensors only)."""
+    torch.manual_seed(0)
+    model = build_model("cnn_bn")
+    model.train()
+    for _ in range(3):  # move the running statistics away from their initial values
+        model(torch.rand(16, *INPUT_SHAPE))
+    model.eval()
+    state = model.state_dict()
+    assert state and all(value.is_floating_point() for value in state.values())
+    assert any(key.endswith("running_var") for key in state)
+    path = tmp_path / "torch_cnn_bn.pt"
+    save_torch(path, model, {"model": "torch_cnn_bn", "builder": "cnn_bn", "sizes": default_sizes("cnn_bn"),
+                             "normalize": True})
+    images = torch.rand(5, 28, 28)
+    with torch.no_grad():
+        expected = torch.softmax(model(images.unsqueeze(1)), dim=1).double().numpy()
+    loaded = load_model(path)
+    assert abs(loaded.predict_proba(images.numpy()) - expected).max() < 1e-6

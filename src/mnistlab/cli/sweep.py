@@ -4,13 +4,20 @@ The command glue only: runs are read by :mod:`mnistlab.evidence.sweep`, summaris
 written by :mod:`mnistlab.evidence.sweep_report`, drawn by
 :func:`mnistlab.reporting.evidence_figures.plot_sweep`. The pairs tested are ``compare.pairs`` of
 params.yaml, at the level ``compare.alpha``.
+
+Every output path is checked before the runs are read (one line naming the option when it cannot be
+written). An experiment that cannot be read is reported in one line (``warning: experiment ...``)
+and left out; the others are summarised.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 
+from mnistlab.cli.main import check_output
 from mnistlab.core.errors import MnistlabError
 from mnistlab.evidence import sweep
 
@@ -56,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out_dir)
     paths = {name: getattr(args, name) or out / f"sweep.{ext}"
              for name, ext in [("csv", "csv"), ("figure", "png"), ("report", "md"), ("json", "json")]}
+    for name, path in paths.items():
+        check_output(path, f"--{name}" if getattr(args, name) else "--out-dir")
     if args.from_json:
         from mnistlab.core.io import read_json
 
@@ -66,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
             raise MnistlabError(f"{args.from_json}: not a sweep summary written by `mnistlab sweep` "
                                 f"({type(err).__name__}: {err})") from None
     else:
-        runs, dropped = sweep.read_runs(args.repo, args.rev, args.name_prefix, args.include_baseline,
-                                        args.num, not args.no_curves, args.vary, args.seed_param)
+        runs, dropped = read_runs_reporting(args)
     if sweep.TRAIN_SIZE in sweep.varying_params(runs, args.seed_param):
         sweep.resolve_train_size(runs, args.all_size)
     summary = sweep_report.summarize(runs, args.seed_param, 1 - section.alpha)
@@ -76,3 +84,41 @@ def run(args: argparse.Namespace) -> int:
                                dropped, section.alpha)
     print(f"{len(runs)} runs summarised: " + ", ".join(str(p) for p in paths.values()))
     return 0
+
+
+def read_runs_reporting(args: argparse.Namespace) -> tuple[list, list[str]]:
+    """:func:`mnistlab.evidence.sweep.read_runs` with the options of ``args``; prints one line on
+    stderr for each experiment it cannot read (all of it, or some test metrics), and leaves out the
+    runs without any test metric.
+
+    Raises
+    ------
+    MnistlabError
+        If no run with a test metric is left.
+    """
+    runs, dropped, unreadable = [], [], {}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", sweep.UnreadableExperiment)
+            runs, dropped = sweep.read_runs(args.repo, args.rev, args.name_prefix, args.include_baseline,
+                                            args.num, not args.no_curves, args.vary, args.seed_param)
+    finally:  # the warnings are shown even when no run is left (read_runs then raises)
+        for item in caught:
+            if isinstance(item.message, sweep.UnreadableExperiment):
+                unreadable[item.message.experiment] = item.message  # the last word: select_rows' comes last
+            else:  # not ours: shown as Python would have shown it
+                warnings.showwarning(item.message, item.category, item.filename, item.lineno)
+        kept, notes = [], {name: str(warning) for name, warning in unreadable.items()}
+        for run in runs:
+            if any(quantity in sweep.QUALITY_METRICS for _, quantity in run.values):
+                kept.append(run)
+                continue
+            detail = unreadable[run.name].detail if run.name in unreadable else ""
+            detail = f" ({detail})" if detail else ""
+            notes[run.name] = f"experiment {run.name}: no test metric could be read{detail}: left out"
+        for note in notes.values():
+            print(f"warning: {note}", file=sys.stderr)
+    if not kept:
+        raise MnistlabError(f"--repo {args.repo}: none of the selected experiments has a test metric that "
+                            "could be read (see the warnings above)")
+    return kept, dropped

@@ -9,17 +9,34 @@ One definition of each curve, whatever library trained the model (step = number 
 
 A point is written every ``log_every`` updates (and after the last update), or once per epoch,
 as the caller decides (the NumPy nets and their twins: every ``mlp.log_every_images`` training
-images, in updates of their batch size). :class:`CurveLogger` writes the points with DVCLive
-(``Live(folder, dvcyaml=False)``: ``<folder>/plots/metrics/<name>.tsv``), and
-:func:`check_finite` is the one divergence check: it names the update, the value and the
+images, in updates of their batch size). :class:`CurveLogger` keeps the points and writes them
+when training ends, in DVCLive's layout and format (what ``Live(folder, dvcyaml=False)`` wrote
+before, byte for byte; read by ``dvc plots`` and :mod:`mnistlab.evidence.sweep`):
+
+- ``<folder>/plots/metrics/<name>.tsv``: a header ``step<TAB><last part of name>``, then one
+  ``<update><TAB><value>`` row per point (values as Python writes floats: ``repr``);
+- ``<folder>/metrics.json``: the last value of each curve, nested at the ``/`` (``{"train":
+  {"loss": ...}, ...}``), and ``"step"``, the last update (``json.dump``, indent 4).
+
+The folder appears whole or not at all: the files are written into a hidden folder beside it
+(``.<name>.<random>.partial``), which is then renamed onto it. Training that fails or is
+interrupted (an exception, Ctrl-C) writes nothing and leaves the folder as it was; a killed
+process (``kill -9``) leaves at most the hidden folder, which the next logger of the same folder
+removes. :func:`check_finite` is the one divergence check: it names the update, the value and the
 learning-rate parameter to lower.
 """
 
 from __future__ import annotations
 
+import csv
+import glob
+import json
 import math
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from mnistlab.core.errors import MnistlabError
 
@@ -75,23 +92,32 @@ class Window:
                 "train/accuracy": float(self.correct) / self.seen}
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+PARTIAL_SUFFIX = ".partial"  # hidden folder being written: .<name>.<random>.partial
+
+
 class CurveLogger:
-    """Collects the training window and writes curve points with DVCLive.
+    """Collects the training window and the curve points; writes the curve files at the end.
 
     Parameters
     ----------
     folder : path or None
-        The DVCLive folder (``plots/curves/<model>``); None keeps the points in memory only.
+        The curve folder (``plots/curves/<model>``); None keeps the points in memory only.
+
+    Notes
+    -----
+    Use it as a context manager: leaving the block normally writes the folder (:meth:`close`),
+    leaving it by an exception or Ctrl-C writes nothing (:meth:`discard`). See the module docstring
+    for the files and for why the folder appears whole or not at all.
     """
 
     def __init__(self, folder: str | os.PathLike | None = None) -> None:
         self.window = Window()
         self.points: dict[str, list[tuple[int, float]]] = {}
-        self.live = None
-        if folder is not None:
-            from dvclive import Live
-
-            self.live = Live(str(folder), dvcyaml=False, save_dvc_exp=False)
+        self.folder = None if folder is None else Path(folder)
+        if self.folder is not None:
+            remove_partial(self.folder)
 
     def add_batch(self, mean_loss, correct, n: int) -> None:
         """Record one training batch (see :meth:`Window.add`)."""
@@ -103,26 +129,104 @@ class CurveLogger:
         return self.window.seen > 0
 
     def point(self, step: int, val_loss: float, val_accuracy: float) -> dict[str, float]:
-        """Write one point at ``step`` (updates) and start a new window; returns its metrics."""
+        """Record one point at ``step`` (updates) and start a new window; returns its metrics."""
         metrics = {**self.window.metrics(), "val/loss": val_loss, "val/accuracy": val_accuracy,
                    "val/error": 1.0 - val_accuracy}
         self.window = Window()
         for name, value in metrics.items():
             self.points.setdefault(name, []).append((step, value))
-        if self.live is not None:
-            self.live.step = step
-            for name, value in metrics.items():
-                self.live.log_metric(name, value, timestamp=False)
         return metrics
 
     def close(self) -> None:
-        """Finish the DVCLive run (writes nothing else)."""
-        if self.live is not None:
-            self.live.end()
-            self.live = None
+        """Write the curve folder (once; nothing without a folder)."""
+        if self.folder is not None:
+            write_curves(self.folder, self.points)
+            self.folder = None
+
+    def discard(self) -> None:
+        """Write nothing: the folder stays as it was."""
+        self.folder = None
 
     def __enter__(self) -> CurveLogger:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.discard()
+
+
+def _logged(value: float) -> float | str:
+    """A value as DVCLive logs it: a float, or its text when NaN or infinite."""
+    value = float(value)
+    return value if math.isfinite(value) else str(value)
+
+
+def write_curves(folder: str | os.PathLike, points: dict[str, list[tuple[int, float]]]) -> None:
+    """Write ``points`` (curve name -> ``(step, value)`` in order) as a DVCLive folder, atomically.
+
+    Parameters
+    ----------
+    folder : path
+        Replaced whole: the files are written into a hidden sibling folder, which is renamed onto
+        ``folder`` (a previous ``folder`` is renamed away first, then removed).
+    points : dict
+        ``{"val/error": [(100, 0.06), (200, 0.04)], ...}``: steps are update counts (int).
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=PARTIAL_SUFFIX))
+    try:
+        tmp.chmod(0o777 & ~_UMASK)  # mkdtemp makes 0700; give the usual permissions of a new folder
+        summary: dict = {}
+        last_step = None
+        for name, rows in points.items():
+            path = tmp / "plots" / "metrics" / f"{name}.tsv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                writer = csv.writer(fh, delimiter="\t", lineterminator=os.linesep)
+                writer.writerow(["step", name.rsplit("/", 1)[-1]])
+                writer.writerows([int(step), _logged(value)] for step, value in rows)
+            if rows:
+                *parents, leaf = name.split("/")
+                node = summary
+                for key in parents:
+                    node = node.setdefault(key, {})
+                node[leaf] = _logged(rows[-1][1])
+                last_step = int(rows[-1][0])
+        if last_step is not None:
+            summary["step"] = last_step
+        with open(tmp / "metrics.json", "w", encoding="utf-8") as fh:
+            json.dump(summary, fh, indent=4)
+            fh.write("\n")
+        _replace_folder(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace_folder(new: Path, folder: Path) -> None:
+    """Rename ``new`` onto ``folder``; a previous ``folder`` is renamed away first, then removed."""
+    old = None
+    if folder.exists() or folder.is_symlink():
+        old = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".old"))
+        os.replace(folder, old / folder.name)
+    try:
+        os.replace(new, folder)
+    except BaseException:
+        if old is not None:
+            os.replace(old / folder.name, folder)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_partial(folder: str | os.PathLike) -> list[Path]:
+    """Remove the hidden folders a killed writer of ``folder`` left beside it; returns them."""
+    folder = Path(folder)
+    pattern = glob.escape(str(folder.parent / f".{folder.name}.")) + "*"
+    stale = [Path(p) for suffix in (PARTIAL_SUFFIX, ".old") for p in glob.glob(pattern + suffix)]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale

@@ -12,6 +12,8 @@ Pairs of this module:
 - test probabilities (``data/evaluation/test_proba.npz``): :func:`write_probabilities` /
   :func:`read_probabilities`;
 - skops models: :func:`dump_skops` / :func:`load_skops`;
+- model files (zip archives: ``.skops``, ``.npz``, ``.pt``): :func:`check_zip_sizes` refuses one whose
+  declared sizes exceed :data:`MAX_MODEL_BYTES` before any member is read;
 - CSV rows (:func:`write_csv`) and arrays (:func:`save_npz`), read by DVC and by the pipeline's
   own readers above.
 """
@@ -22,6 +24,7 @@ import contextlib
 import io
 import json
 import os
+import struct
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -305,6 +308,117 @@ def read_probabilities(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, n
     return y.astype(np.int64), proba
 
 
+# -- model files: sizes checked from the zip directory, before anything is read -----------------------
+
+#: Largest model file accepted, bytes: on disk, and uncompressed (the sum of its zip members' sizes, as
+#: the zip's central directory declares them; Python's zipfile never inflates a member past its declared
+#: size). The pipeline's models are 0.03 to 5 MB uncompressed (models/*), and a NumPy MLP as wide as
+#: params.yaml allows in one hidden layer (784 x 16,384 float32 weights, mnistlab.core.params.MAX_WIDTH)
+#: is 51 MB; loaders hold a model's arrays in memory about once, so 256 MiB keeps a crafted file (a zip
+#: bomb: a few MB that inflate to gigabytes) well under 1 GiB.
+MAX_MODEL_BYTES = 256 * 2**20
+#: Largest member that a loader turns into Python objects (a skops ``schema.json``, a PyTorch
+#: ``data.pkl``, the ``architecture`` of an ``.npz`` network), bytes. Such objects take up to about 40
+#: times the bytes of their text (an empty list is 2 bytes of pickle, 64 of memory); the pipeline's are
+#: 1 KB (.npz, .pt) to 141 KB (svm_gabor.skops).
+MAX_METADATA_BYTES = 4 * 2**20
+#: Largest zip central directory, bytes. Python's zipfile builds an object of a few hundred bytes per
+#: entry of it before anything can be checked; the pipeline's files have 5 to 40 entries (about 2 KB),
+#: and 1 MiB allows some 20,000.
+MAX_ZIP_DIRECTORY_BYTES = 2**20
+
+_MiB = 2**20
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record (APPNOTE.TXT 4.3.16), 22 bytes
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # zip64 end of central directory locator (4.3.15)
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")  # zip64 end of central directory record (4.3.14)
+
+
+def _zip_directory(path: Path) -> tuple[int, int] | None:
+    """``(entries, bytes)`` of the central directory of the zip at ``path``, read from its end records
+    only (zip64 ones when present), or None when the file has no end record (not a zip)."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        tail_size = min(size, _EOCD.size + 0xFFFF)  # the record, then a comment of at most 65,535 bytes
+        fh.seek(size - tail_size)
+        tail = fh.read(tail_size)
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or at + _EOCD.size > len(tail):
+            return None
+        entries, directory = _EOCD.unpack_from(tail, at)[4:6]
+        locator = at - _ZIP64_LOCATOR.size
+        if locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+            fh.seek(_ZIP64_LOCATOR.unpack_from(tail, locator)[2])
+            record = fh.read(_ZIP64_EOCD.size)
+            if len(record) == _ZIP64_EOCD.size and record[:4] == b"PK\x06\x06":
+                entries, directory = _ZIP64_EOCD.unpack(record)[7:9]
+    return entries, directory
+
+
+def check_zip_sizes(path: str | os.PathLike, kind: str,
+                    metadata: tuple[str, ...] = ()) -> list[zipfile.ZipInfo]:
+    """Refuse a model file (a zip archive) whose declared sizes exceed the limits, reading only its
+    directory: nothing is inflated or allocated by the file's contents.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An existing ``.skops``, ``.npz`` or ``.pt`` file.
+    kind : str
+        What the file should be, for messages (``"skops file"``, ``"saved NumPy network"``).
+    metadata : tuple of str
+        Members turned into Python objects by the loader, held to :data:`MAX_METADATA_BYTES`: exact
+        names, or ``"/name"`` for a member of that name in any folder (a PyTorch ``"/data.pkl"``).
+
+    Returns
+    -------
+    list of zipfile.ZipInfo
+        The members, as the central directory declares them.
+
+    Raises
+    ------
+    MnistlabError
+        One line naming the file and the limit with its reason: a file or central directory too
+        large, an uncompressed total above :data:`MAX_MODEL_BYTES` (the largest member named), a
+        metadata member above :data:`MAX_METADATA_BYTES`; or ``not a <kind>`` for a file that is not
+        a readable zip archive.
+    """
+    path = Path(path)
+    expected = f"the largest legitimate model here is a few MB; expected a {kind}"
+    try:
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES + MAX_ZIP_DIRECTORY_BYTES:
+            raise MnistlabError(f"{path}: refused unread: the file is {size / _MiB:,.1f} MiB, above the "
+                                f"{MAX_MODEL_BYTES // _MiB} MiB limit on a model file ({expected})")
+        directory = _zip_directory(path)
+        if directory is None:
+            raise MnistlabError(f"{path}: not a {kind} (not a zip archive)")
+        if directory[1] > MAX_ZIP_DIRECTORY_BYTES:
+            raise MnistlabError(
+                f"{path}: refused unread: its zip directory lists {directory[0]:,} entries in "
+                f"{directory[1]:,} bytes, above the limit of {MAX_ZIP_DIRECTORY_BYTES:,} bytes (a "
+                f"model file has a few dozen entries; {expected})")
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError, struct.error) as err:
+        raise MnistlabError(f"{path}: not a {kind} (not a readable zip archive: {err})") from None
+    total = sum(info.file_size for info in infos)
+    if total > MAX_MODEL_BYTES:
+        largest = max(infos, key=lambda info: info.file_size)
+        raise MnistlabError(
+            f"{path}: refused unread: its contents would inflate to {total / _MiB:,.1f} MiB (member "
+            f"{largest.filename!r}: {largest.file_size / _MiB:,.1f} MiB), above the "
+            f"{MAX_MODEL_BYTES // _MiB} MiB limit on a model file's uncompressed size ({expected})")
+    for info in infos:
+        name = info.filename
+        if info.file_size > MAX_METADATA_BYTES and any(
+                name == wanted or (wanted.startswith("/") and name.endswith(wanted)) for wanted in metadata):
+            raise MnistlabError(
+                f"{path}: refused unread: member {name!r} would inflate to {info.file_size / _MiB:,.1f} "
+                f"MiB, above the {MAX_METADATA_BYTES // _MiB} MiB limit on the part read as Python objects "
+                f"(the pipeline's are at most 141 KB; expected a {kind})")
+    return infos
+
+
 def _normalized_zip(data: bytes) -> bytes:
     """Rewrite a skops zip so that equal objects give equal bytes.
 
@@ -371,8 +485,9 @@ def load_skops(path: str | os.PathLike, expected: type, what: str, trusted: list
     ------
     MnistlabError
         One line naming the file: a ``.joblib`` file of an older version (not read), a missing
-        file, a file that is not a skops zip, one holding types outside ``trusted``
-        and skops's defaults (named; nothing is built), or one holding something else.
+        file, a file that is not a skops zip, one whose declared sizes exceed the limits of
+        :func:`check_zip_sizes` (refused before anything is inflated), one holding types outside
+        ``trusted`` and skops's defaults (named; nothing is built), or one holding something else.
     """
     import skops.io
 
@@ -384,6 +499,7 @@ def load_skops(path: str | os.PathLike, expected: type, what: str, trusted: list
         )
     if not path.is_file():
         raise MnistlabError(f"{path}: not found (train it with `dvc repro`)")
+    check_zip_sizes(path, "skops file", metadata=("schema.json",))
     try:
         untrusted = set(skops.io.get_untrusted_types(file=path)) - set(trusted)
     except Exception as err:  # zipfile, json and skops raise many kinds for a file that is not theirs

@@ -33,8 +33,9 @@ from pydantic import (
     model_validator,
 )
 
-from mnistlab.core.constants import IMAGE_SIZE
+from mnistlab.core.constants import IMAGE_SIZE, N_CLASSES
 from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import MAX_MODEL_BYTES
 from mnistlab.core.sources import SOURCE_NAMES
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -238,6 +239,22 @@ class MLPParams(Section):
         of training images."""
         return max(1, round(self.log_every_images / batch_size))
 
+    @model_validator(mode="after")
+    def _fits_a_model_file(self) -> MLPParams:
+        """The trained network must load again: its float32 weights within the model-file limit
+        (:data:`mnistlab.core.io.MAX_MODEL_BYTES`)."""
+        width = (self.embed_channels * (IMAGE_SIZE // self.patch_size) ** 2 if self.embedding
+                 and IMAGE_SIZE % self.patch_size == 0 else IMAGE_SIZE * IMAGE_SIZE)
+        n_params = 0
+        for size in [*self.hidden_sizes, N_CLASSES]:
+            n_params += (width + 1) * size
+            width = size
+        if 4 * n_params > MAX_MODEL_BYTES:
+            raise _field_error("hidden_sizes", self.hidden_sizes,
+                               f"{n_params:,} weights ({4 * n_params / 2**20:,.0f} MiB as float32), above the "
+                               f"{MAX_MODEL_BYTES // 2**20} MiB a model file may hold")
+        return self
+
     @field_validator("patch_size")
     @classmethod
     def _patch_divides_image(cls, value: int) -> int:
@@ -325,12 +342,16 @@ class CorruptionParams(Section):
 
 
 class RobustnessParams(Section):
-    """``robustness``: corruptions of test digits (:mod:`mnistlab.evaluation.corruptions`)."""
+    """``robustness``: graded corruptions of test digits (:mod:`mnistlab.evaluation.corruptions`) and
+    the MNIST-C benchmark (:mod:`mnistlab.evaluation.mnist_c`)."""
 
-    test_size: SizeOrFraction | None  # stratified subset of the test images
+    test_size: SizeOrFraction | None  # stratified subset of the test images (graded families)
     seed: Seed  # subset and random corruptions; apart from the training seed on purpose
     corruptions: CorruptionParams
     batch_size: BatchSize  # images per predict_proba call
+    # folder of the official MNIST-C files (<corruption>/test_images.npy, test_labels.npy); null:
+    # generate the 15 corruptions from the raw test images. Checked by the robustness stage.
+    mnist_c_dir: Annotated[str, Field(min_length=1)] | None
 
 
 class ReportParams(Section):
@@ -339,6 +360,86 @@ class ReportParams(Section):
     embedding_samples: Annotated[int, Field(gt=0, le=20000)]  # t-SNE is quadratic in these
     gallery_size: Annotated[int, Field(gt=0, le=400)]  # images per gallery figure
     seed: Seed
+
+
+def _ordered(value: tuple) -> tuple:
+    """A search range ``[low, high]``: low at most high (equal: a fixed value)."""
+    if value[0] > value[1]:
+        raise ValueError(f"expected [low, high] with low <= high, got [{value[0]}, {value[1]}]")
+    return value
+
+
+def _search_range(item):
+    """A ``[low, high]`` search range of ``item`` values (``tune.*``), in params.yaml's order."""
+    return Annotated[tuple[item, item], AfterValidator(_ordered)]
+
+
+def _choices(item):
+    """A list of 1 to 16 distinct values a search picks from (``tune.*``)."""
+
+    def distinct(values: list) -> list:
+        if len({repr(v) for v in values}) != len(values):
+            raise ValueError("expected distinct choices")
+        return values
+
+    return Annotated[list[item], Field(min_length=1, max_length=16), AfterValidator(distinct)]
+
+
+Probability = Annotated[float, Field(ge=0, lt=1)]
+
+
+class SVMSpace(Section):
+    """``tune.svm``: the search space of both SVMs' shared ``svm.C`` and ``svm.gamma``."""
+
+    C: _search_range(Annotated[float, Field(gt=0, le=1e6)])  # log-uniform
+    # log-uniform multiple of gamma "scale" = 1 / (n_features * variance of the training features)
+    gamma_factor: _search_range(Annotated[float, Field(gt=0, le=1e3)])
+
+
+class GaborSpace(Section):
+    """``tune.gabor``: choices of the Gabor bank and its pipeline (the other ``gabor.*`` keys fixed)."""
+
+    frequencies: _choices(Annotated[list[Annotated[float, Field(gt=0, lt=0.5)]],
+                                    Field(min_length=1, max_length=16)])
+    pool: _choices(PositiveInt)  # pixels, each a multiple of gabor.stride
+    pca_components: _choices(PositiveInt)
+
+
+class MLPSpace(Section):
+    """``tune.mlp``: the NumPy MLP trained with Adam (``mlp.hidden_sizes: [width]``, ``mlp.adam.lr``,
+    ``mlp.dropout``)."""
+
+    width: _choices(Width)
+    lr: _search_range(LearningRate)  # log-uniform
+    dropout: _search_range(Probability)  # uniform
+
+
+class CNNSpace(Section):
+    """``tune.cnn``: the tuned CNN's widths, dropout and recipe."""
+
+    width: _choices(Annotated[int, Field(gt=0, le=256)])  # channels of the first block; the second twice
+    dropout: _search_range(Probability)  # uniform
+    epochs: _search_range(Epochs)  # integers
+    lr: _search_range(LearningRate)  # log-uniform; the onecycle peak
+    # multiplies torch.augment.rotation_degrees and .perspective_distortion (1: as set; 0: none)
+    augment_scale: _search_range(Annotated[float, Field(ge=0, le=4)])
+
+
+class TuneParams(Section):
+    """``tune``: the Optuna studies of ``mnistlab tune`` (:mod:`mnistlab.models.tuning`).
+
+    Every family gets ``n_trials`` trials (TPE sampler seeded with ``seed``), each scored by the
+    validation accuracy of a model trained on the training split (or its stratified ``train_size``
+    subset); the test split is never read. Not a stage of ``dvc repro``.
+    """
+
+    n_trials: Annotated[int, Field(ge=1, le=1000)]  # the same budget for every family
+    seed: Seed
+    train_size: SizeOrFraction | None
+    svm: SVMSpace
+    gabor: GaborSpace
+    mlp: MLPSpace
+    cnn: CNNSpace
 
 
 class ComparePair(Section):
@@ -379,6 +480,7 @@ class Params(Section):
     compare: CompareParams
     robustness: RobustnessParams
     report: ReportParams
+    tune: TuneParams
 
 
 class _FieldError(ValueError):

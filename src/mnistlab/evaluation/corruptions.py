@@ -25,7 +25,9 @@ from scipy import ndimage
 from mnistlab.core.errors import MnistlabError
 
 
-def _warp(images: np.ndarray, matrices: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def _warp(
+    images: np.ndarray, matrices: np.ndarray, offsets: np.ndarray, mode: str = "constant"
+) -> np.ndarray:
     """Resample each image with its own affine map about the centre, in one batched call.
 
     The output pixel at ``p = (row, col)`` takes the input value at
@@ -39,6 +41,9 @@ def _warp(images: np.ndarray, matrices: np.ndarray, offsets: np.ndarray) -> np.n
         Output-to-input linear maps, in (row, col) coordinates.
     offsets : ndarray of shape (N, 2)
         Output-to-input shifts, pixels (row, col).
+    mode : str
+        ``scipy.ndimage.map_coordinates`` mode: ``"constant"`` (no interpolation across the border)
+        or ``"grid-constant"`` (interpolating towards the zero outside, as scikit-image's ``warp``).
     """
     n, h, w = images.shape
     centre = np.array([(h - 1) / 2.0, (w - 1) / 2.0])
@@ -46,7 +51,7 @@ def _warp(images: np.ndarray, matrices: np.ndarray, offsets: np.ndarray) -> np.n
     source = np.einsum("nij,jp->inp", matrices, grid) + (centre[None, :] + offsets).T[:, :, None]
     index = np.broadcast_to(np.arange(n, dtype=np.float64)[:, None], (n, h * w))
     coords = np.concatenate([index[None], source]).reshape(3, n, h, w)
-    out = ndimage.map_coordinates(images, coords, order=1, mode="constant", cval=0.0)
+    out = ndimage.map_coordinates(images, coords, order=1, mode=mode, cval=0.0)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 

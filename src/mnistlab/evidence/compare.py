@@ -6,9 +6,16 @@ supervised classification learning algorithms"):
 
 - the exact McNemar test on the discordant images (``b``: A right and B wrong, ``c``: A wrong and
   B right), a two-sided binomial test of ``b`` against Binomial(b + c, 1/2);
-- a paired percentile bootstrap interval of the accuracy difference A - B (Efron & Tibshirani 1993);
-- Holm's step-down adjustment of the McNemar p-values over all pairs of the report (Holm 1979);
-- a verdict that names a winner only when the Holm-adjusted p is below ``alpha``.
+- a paired percentile bootstrap interval of the accuracy difference A - B (Efron & Tibshirani 1993),
+  drawn from the discordant counts (:func:`mnistlab.evidence.hierarchical.two_level_bootstrap`
+  with one seed: resampling the images is a multinomial draw of ``b`` and ``c``);
+- one family per report: the ``m`` pairs of ``compare.pairs``. Every interval is at confidence
+  ``1 - alpha / m``, so the ``m`` intervals hold together with probability at least ``1 - alpha``
+  (Bonferroni; simultaneous intervals, Dunn 1961), and McNemar's p is adjusted to the same level,
+  ``min(1, m p)``;
+- a verdict read off the interval (:func:`verdict`): a winner only when the whole interval lies on
+  one side of 0. The bootstrap interval and McNemar's test can disagree at the margin; the interval
+  decides, and the report names the pairs where they disagree.
 
 Accuracies, differences and intervals are fractions of the test images (0.01 = 1 percentage
 point) in the returned dicts; the markdown report and the CSV rows give them in points.
@@ -20,6 +27,7 @@ registry (:mod:`mnistlab.models.registry`) only.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 
@@ -30,9 +38,12 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from mnistlab.core.io import atomic_path, write_csv
+from mnistlab.evidence.hierarchical import bonferroni, direction, family_alpha, two_level_bootstrap
 from mnistlab.models.registry import BEST_ALIASES, MODELS
 
 BOOTSTRAP_METHOD = "percentile"
+#: The family of the compare stage's report, as the report states it.
+FAMILY = "the pairs of `compare.pairs` in params.yaml"
 _BATCH = 250  # resamples drawn at once: 250 x n_images int64 indices, 20 MB at 10,000 images
 
 
@@ -92,6 +103,15 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
     table = [[both, b], [c, len(correct_a) - both - b - c]]
     p_value = float(mcnemar(table, exact=True).pvalue)
     return {"b": b, "c": c, "p_value": min(p_value, 1.0)}
+
+
+def mcnemar_counts(b: int, c: int) -> float:
+    """Two-sided exact McNemar p from the discordant counts alone: ``min(1, 2 P(X <= min(b, c)))``,
+    ``X ~ Binomial(b + c, 1/2)``, as :func:`mcnemar_exact` (statsmodels) computes it; 1.0 when
+    ``b = c = 0``."""
+    if b + c == 0:
+        return 1.0
+    return float(min(1.0, 2 * stats.binom.cdf(min(b, c), b + c, 0.5)))
 
 
 def paired_bootstrap_diff(
@@ -162,16 +182,37 @@ def holm(p_values) -> list[float]:
     return [float(v) for v in multipletests(p, method="holm")[1]]
 
 
-def verdict(name_a: str, name_b: str, diff: float, low: float, high: float,
-            p_adjusted: float, alpha: float = 0.05) -> str:
-    """One sentence: the better model when ``p_adjusted < alpha``, else the interval of A - B.
+def verdict(name_a: str, name_b: str, low: float, high: float, unit: str = "points",
+            lower_is_better: bool = False, scale: float = 100.0, decimals: int = 2) -> str:
+    """One sentence read off the interval ``[low, high]`` of A - B
+    (:func:`~mnistlab.evidence.hierarchical.direction`).
 
-    ``diff``, ``low`` and ``high`` are accuracy differences A - B in fractions; the sentence gives
-    the interval in percentage points.
+    ``"<A> is better"`` when the whole interval lies above 0 (below 0 when ``lower_is_better``),
+    ``"<B> is better"`` when it lies on the other side, else ``"no detectable difference: the
+    difference lies in [low, high] <unit>"`` with the bounds times ``scale`` (100: fractions as
+    percentage points) written by :func:`signed`. The interval must be at the level the report's
+    family uses, so that the verdict and the interval beside it cannot disagree.
     """
-    if p_adjusted < alpha and diff != 0:
-        return f"{name_a if diff > 0 else name_b} is better"
-    return f"no detectable difference: the difference lies in [{100 * low:+.2f}, {100 * high:+.2f}] points"
+    side = direction(low, high, lower_is_better)
+    if side:
+        return f"{name_a if side > 0 else name_b} is better"
+    return (f"no detectable difference: the difference lies in [{signed(scale * low, decimals)}, "
+            f"{signed(scale * high, decimals)}] {unit}").rstrip()
+
+
+def signed(value: float, decimals: int = 2, thousands: bool = False) -> str:
+    """``value`` with its sign, to ``decimals`` places, with more places (up to 6, then 2 significant
+    digits in e-notation) when it would otherwise round to 0: a printed bound never hides which
+    side of 0 it lies on. ``thousands``: a comma between thousands."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    comma = "," if thousands else ""
+    value = 0.0 if value == 0 else value  # no "-0.00"
+    for places in range(decimals, 7):
+        text = f"{value:+{comma}.{places}f}"
+        if value == 0 or float(text.replace(",", "")) != 0:
+            return text
+    return f"{value:+.1e}"
 
 
 def resolve_best(names_accuracy: dict[str, float], alias: str) -> str | None:
@@ -202,21 +243,28 @@ def compare_models(
         an alias of :data:`mnistlab.models.registry.BEST_ALIASES` (``best_neural``: the numpy and
         torch families, ``best_classic``: svm), resolved by test accuracy.
     seed : int
-        Bootstrap seed, the same for every pair so a pair's interval does not depend on the others.
+        Bootstrap seed, the same for every pair so a pair's interval depends on the others only
+        through the family size.
     alpha : float
-        Level of the Wilson intervals, the bootstrap intervals and the verdicts.
+        Family level: the ``m`` compared pairs' intervals hold together with probability at least
+        ``1 - alpha`` (each at ``1 - alpha / m``); also the level of the Wilson intervals.
     n_resamples : int
-        Bootstrap resamples per pair.
+        Bootstrap resamples per pair (the cost does not grow with the number of images; the tails
+        of a ``1 - alpha / m`` interval hold ``n_resamples * alpha / (2 m)`` resamples each).
 
     Returns
     -------
     dict
-        ``n_images``, ``seed``, ``alpha``, ``n_resamples``, ``bootstrap_method``;
+        ``n_images``, ``seed``, ``alpha``, ``n_resamples``, ``bootstrap_method``, ``family``
+        (what the family is), ``family_size`` (m, the compared pairs), ``confidence``
+        (``1 - alpha / m``, each interval's);
         ``models``: name -> ``{accuracy, ci_low, ci_high, correct, n}``;
         ``pairs``: one dict per compared pair, ``question, a, b, accuracy_a, accuracy_b, diff,
-        ci_low, ci_high, a_only, b_only, p_value, p_holm, verdict``, where ``a_only`` and ``b_only``
-        are McNemar's discordant counts b and c (images only A, only B gets right); the Holm
-        family is every compared pair;
+        ci_low, ci_high, a_only, b_only, p_value, p_adjusted, better, mcnemar_agrees, verdict``,
+        where ``a_only`` and ``b_only`` are McNemar's discordant counts b and c (images only A,
+        only B gets right), ``p_adjusted`` is Bonferroni's ``min(1, m p)``, ``better`` is 1 / -1 / 0
+        as read off the interval (A, B, neither), and ``mcnemar_agrees`` whether McNemar at the
+        same level (``p_adjusted < alpha``) finds a difference exactly when the interval does;
         ``skipped``: ``{question, a, b, reason}`` for pairs naming an absent model;
         ``notes``: how each alias was resolved.
     """
@@ -251,23 +299,26 @@ def compare_models(
                             "reason": f"both sides are {a}"})
             continue
         test = mcnemar_exact(correct[a], correct[b])
-        diff, low, high = paired_bootstrap_diff(correct[a], correct[b], seed, n_resamples, 1 - alpha)
         rows.append({"question": question, "a": a, "b": b, "accuracy_a": accuracy[a],
-                     "accuracy_b": accuracy[b], "diff": diff, "ci_low": low, "ci_high": high,
-                     "a_only": test["b"], "b_only": test["c"], "p_value": test["p_value"]})
-    for row, p_holm in zip(rows, holm(row["p_value"] for row in rows), strict=True):
-        row["p_holm"] = p_holm
-        row["verdict"] = verdict(row["a"], row["b"], row["diff"], row["ci_low"], row["ci_high"], p_holm,
-                                 alpha)
+                     "accuracy_b": accuracy[b], "a_only": test["b"], "b_only": test["c"],
+                     "p_value": test["p_value"]})
+    m = len(rows)
+    level = family_alpha(alpha, m)
+    for row, p_adjusted in zip(rows, bonferroni(row["p_value"] for row in rows), strict=True):
+        boot = two_level_bootstrap(row["a_only"], row["b_only"], n, seed, n_resamples, level)
+        row.update(diff=boot["diff"], ci_low=boot["low"], ci_high=boot["high"], p_adjusted=p_adjusted)
+        row["better"] = direction(row["ci_low"], row["ci_high"])
+        row["mcnemar_agrees"] = (p_adjusted < alpha) == (row["better"] != 0)
+        row["verdict"] = verdict(row["a"], row["b"], row["ci_low"], row["ci_high"])
     return {"n_images": n, "seed": seed, "alpha": alpha, "n_resamples": n_resamples,
-            "bootstrap_method": BOOTSTRAP_METHOD, "models": models, "pairs": rows,
-            "skipped": skipped, "notes": notes}
+            "bootstrap_method": BOOTSTRAP_METHOD, "family": FAMILY, "family_size": m,
+            "confidence": 1 - level, "models": models, "pairs": rows, "skipped": skipped, "notes": notes}
 
 
 # -- outputs ---------------------------------------------------------------------------------------
 
 def _points(x: float) -> str:
-    return f"{100 * x:+.2f}"
+    return signed(100 * x)
 
 
 def format_p(p: float | None) -> str:
@@ -278,50 +329,89 @@ def format_p(p: float | None) -> str:
     return f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"
 
 
+def format_level(confidence: float) -> str:
+    """A confidence as a percentage with the digits it needs: 0.95 -> ``95``, 0.99375 -> ``99.375``,
+    1 - 0.05/23 -> ``99.78``."""
+    percent = 100 * confidence
+    for places in range(0, 4):
+        text = f"{percent:.{places}f}"
+        if abs(float(text) - percent) < 1e-9 or places == 3 or (places >= 2 and float(text) < 100):
+            return text
+    return f"{percent:.3f}"
+
+
+def family_sentence(m: int, alpha: float, questions: str) -> str:
+    """The sentence of a report that declares its family: its questions, its size ``m`` and the
+    level of each interval."""
+    if m == 0:
+        return f"Family: {questions}; no test, so no interval."
+    level = format_level(1 - family_alpha(alpha, m))
+    if m == 1:
+        return (f"Family: {questions}, m = 1 test; its interval is at {level} %, and the verdict is read "
+                "off it.")
+    return (f"Family: {questions}, m = {m} tests. Each interval is at 1 - {alpha:g}/{m} = {level} % "
+            f"(Bonferroni; simultaneous intervals, Dunn 1961), so all {m} hold together with "
+            f"probability at least {format_level(1 - alpha)} %; each verdict is read off its interval: "
+            "A (or B) is better when the whole interval of A - B lies on its side of 0, otherwise there "
+            "is no detectable difference.")
+
+
 def comparisons_markdown(result: dict) -> str:
     """The text of ``reports/comparisons.md`` for a :func:`compare_models` result."""
-    level = round(100 * (1 - result["alpha"]))
+    m, alpha = result.get("family_size", len(result["pairs"])), result["alpha"]
+    level = format_level(result.get("confidence", 1 - family_alpha(alpha, m)))
     lines = [
         "# Model comparisons on the test set",
         "",
         "Generated by the `compare` stage (`stages/compare.py`, `mnistlab.evidence.compare`); "
         "do not edit by hand.",
         "",
-        f"All models are scored on the same {result['n_images']:,} test images. For each pair, the "
-        f"difference A - B of accuracies is given in percentage points with a paired {level} % "
-        f"{result['bootstrap_method']} bootstrap interval ({result['n_resamples']:,} resamples, "
-        f"seed {result['seed']}); b counts the images only A gets right, c those only B gets right; "
-        "p is the exact McNemar test on b and c (Dietterich 1998), and Holm p adjusts it for the "
-        f"{len(result['pairs'])} comparisons of this report. A verdict names a winner only when "
-        f"Holm p < {result['alpha']}. The intervals are not adjusted for the number of comparisons, so "
-        "one can exclude 0 while the verdict, which is, finds no detectable difference.",
+        family_sentence(m, alpha, f"{result.get('family', FAMILY)} (the rows of the table below)"),
         "",
-        "| Question | A | B | Accuracy A | Accuracy B | A - B, points [95 % CI] | b / c | p | Holm p "
-        "| Verdict |",
+        f"All models are scored on the same {result['n_images']:,} test images, by one training run "
+        f"each. For each pair, the difference A - B of accuracies is given in percentage points with "
+        f"a paired {result['bootstrap_method']} bootstrap interval of the test images at {level} % "
+        f"({result['n_resamples']:,} resamples, seed {result['seed']}); b counts the images only A gets "
+        "right, c those only B gets right; p is the exact McNemar test on b and c (Dietterich 1998) "
+        f"and Bonferroni p = min(1, {m} p) the same test at the family's level. The verdict follows "
+        "the interval; the bootstrap and McNemar's test can disagree at the margin, and where they do "
+        "the interval decides (such rows are listed below the table). These intervals see test-set "
+        "sampling only: whether a difference survives training randomness is for the seed sweep "
+        "(reports/seeds/sweep.md) to say, and where the two disagree the sweep is the one to follow.",
+        "",
+        f"| Question | A | B | Accuracy A | Accuracy B | A - B, points [{level} % CI] | b / c | p "
+        "| Bonferroni p | Verdict |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    lines[-2] = lines[-2].replace("95 %", f"{level} %")
     for r in result["pairs"]:
         lines.append(
             f"| {r['question']} | {r['a']} | {r['b']} | {100 * r['accuracy_a']:.2f} % | "
             f"{100 * r['accuracy_b']:.2f} % | {_points(r['diff'])} [{_points(r['ci_low'])}, "
             f"{_points(r['ci_high'])}] | {r['a_only']} / {r['b_only']} | {format_p(r['p_value'])} | "
-            f"{format_p(r['p_holm'])} | {r['verdict']} |"
+            f"{format_p(r['p_adjusted'])} | {r['verdict']} |"
         )
-    notes = result["notes"] + [f"Skipped \"{s['question']}\" ({s['a']} vs {s['b']}): {s['reason']}."
-                               for s in result["skipped"]]
+    disagree = [f"{r['question']} ({r['a']} vs {r['b']}): McNemar's Bonferroni p = "
+                f"{format_p(r['p_adjusted'])} {'<' if r['p_adjusted'] < alpha else '>='} {alpha:g} while the "
+                f"interval {'excludes' if r['better'] else 'contains'} 0; the interval decides."
+                for r in result["pairs"] if not r.get("mcnemar_agrees", True)]
+    skipped = [f"Skipped \"{s['question']}\" ({s['a']} vs {s['b']}): {s['reason']}."
+               for s in result["skipped"]]
+    notes = disagree + result["notes"] + skipped
     if notes:
         lines += [""] + [f"- {note}" for note in notes]
+    wilson = format_level(1 - alpha)
     lines += [
         "",
-        f"## Test accuracy of each model [Wilson {level} % interval]",
+        f"## Test accuracy of each model [Wilson {wilson} % interval]",
+        "",
+        "Each model's own interval, not part of the family above.",
         "",
         "| Model | Accuracy | Interval | Correct / images |",
         "|---|---|---|---|",
     ]
-    for name, m in result["models"].items():
-        lines.append(f"| {name} | {100 * m['accuracy']:.2f} % | [{100 * m['ci_low']:.2f}, "
-                     f"{100 * m['ci_high']:.2f}] % | {m['correct']:,} / {m['n']:,} |")
+    for name, m_ in result["models"].items():
+        lines.append(f"| {name} | {100 * m_['accuracy']:.2f} % | [{100 * m_['ci_low']:.2f}, "
+                     f"{100 * m_['ci_high']:.2f}] % | {m_['correct']:,} / {m_['n']:,} |")
     return "\n".join(lines) + "\n"
 
 
@@ -335,25 +425,29 @@ def metrics_summary(result: dict) -> dict:
     """The numbers of a :func:`compare_models` result as nested dicts, for ``metrics/compare.json``.
 
     Pairs are keyed ``"<a> vs <b>"`` and the long texts (questions, verdicts, notes) left out, so
-    ``dvc metrics show`` and ``dvc exp show`` get one numeric column per value; ``better`` is 1
-    when A wins, -1 when B wins and 0 without a detectable difference.
+    ``dvc metrics show`` and ``dvc exp show`` get one numeric column per value: ``diff, ci_low,
+    ci_high`` (the interval at the family level ``confidence``), ``a_only, b_only`` (McNemar's b
+    and c), ``p_value`` (exact McNemar), ``p_adjusted`` (Bonferroni over the ``family_size``
+    pairs) and ``better``: 1 when the interval says A wins, -1 when it says B wins, 0 otherwise.
     """
     pairs = {}
     for r in result["pairs"]:
-        decided = r["p_holm"] < result["alpha"] and r["diff"] != 0
         pairs[f"{r['a']} vs {r['b']}"] = {
-            **{key: r[key] for key in ("diff", "ci_low", "ci_high", "a_only", "b_only", "p_value", "p_holm")},
-            "better": int(np.sign(r["diff"])) if decided else 0,
+            **{key: r[key] for key in ("diff", "ci_low", "ci_high", "a_only", "b_only", "p_value",
+                                       "p_adjusted")},
+            "better": int(r["better"]),
         }
     models = {name: {key: m[key] for key in ("accuracy", "ci_low", "ci_high")}
               for name, m in result["models"].items()}
-    return {"n_images": result["n_images"], "alpha": result["alpha"], "n_resamples": result["n_resamples"],
+    return {"n_images": result["n_images"], "alpha": result["alpha"], "family_size": result["family_size"],
+            "confidence": result["confidence"], "n_resamples": result["n_resamples"],
             "bootstrap_seed": result["seed"], "models": models, "pairs": pairs}
 
 
 def compare_rows(result: dict) -> list[dict]:
     """Rows ``{question, diff, ci_low, ci_high, verdict}`` for the ``forest`` plot template: the
-    accuracy difference A - B and its interval as fractions (the template shows signed %)."""
+    accuracy difference A - B and its interval (at the family level) as fractions (the template
+    shows signed %)."""
     return [{"question": r["question"], "diff": round(r["diff"], 6), "ci_low": round(r["ci_low"], 6),
              "ci_high": round(r["ci_high"], 6), "verdict": r["verdict"]} for r in result["pairs"]]
 
@@ -361,4 +455,3 @@ def compare_rows(result: dict) -> list[dict]:
 def write_compare_rows(result: dict, path: str | os.PathLike) -> None:
     """Write :func:`compare_rows` as CSV to ``path`` (``plots/compare.csv``)."""
     write_csv(path, compare_rows(result))
-

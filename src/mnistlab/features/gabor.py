@@ -6,7 +6,8 @@ phase-invariant measure of local oriented energy at one spatial frequency (Daugm
 relation for resolution in space, spatial frequency, and orientation optimized by two-dimensional
 visual cortical filters", JOSA A 2(7); Movellan, "Tutorial on Gabor filters", UCSD MPLab 2002).
 
-The feature pipeline (:class:`GaborFeatures`) for images of shape (N, 28, 28):
+The feature pipeline (:class:`GaborFeatures`) for images of shape (N, 28, 28) or (N, 784), pixel
+values in [0, 1] (checked by :func:`mnistlab.features.pixels.check_images`, as for the pixel SVM):
 
 1. optional 2x2 mean pooling to 14x14 (``gabor.resolution``);
 2. correlation with the 2F real kernels (real and imaginary parts of F complex filters) in one
@@ -36,15 +37,17 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import ValidationError
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from mnistlab.core.constants import IMAGE_SIZE
-from mnistlab.core.errors import MnistlabError
+from mnistlab.core.errors import InputError, MnistlabError
 from mnistlab.core.io import dump_skops, load_skops
 from mnistlab.core.params import GaborParams, describe_errors
 from mnistlab.data.prepare import downsample
 from mnistlab.features.filters import extract_features
 from mnistlab.features.pca import fit_pca, project
+from mnistlab.features.pixels import N_PIXELS, check_images, image_tags
 
 #: The types of a saved :class:`GaborFeatures` beyond skops's default-trusted ones.
 TRUSTED_TYPES = ["mnistlab.features.gabor.FilterBank", "mnistlab.features.gabor.GaborFeatures"]
@@ -180,25 +183,6 @@ def make_bank(
     return FilterBank(np.array(kernels), np.array(thetas), np.array(freqs), np.array(sigmas))
 
 
-def to_images(images: np.ndarray) -> np.ndarray:
-    """Accept (N, 28, 28) or flattened (N, 784) images; return float32 (N, 28, 28).
-
-    Raises
-    ------
-    MnistlabError
-        For any other shape.
-    """
-    images = np.asarray(images)
-    if images.ndim == 2 and images.shape[1] == IMAGE_SIZE * IMAGE_SIZE:
-        images = images.reshape(len(images), IMAGE_SIZE, IMAGE_SIZE)
-    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise MnistlabError(
-            f"images of shape {images.shape}: expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}) or "
-            f"(N, {IMAGE_SIZE * IMAGE_SIZE})"
-        )
-    return images.astype(np.float32, copy=False)
-
-
 def _at_resolution(images: np.ndarray, resolution: int) -> np.ndarray:
     """The (N, 28, 28) images mean-pooled to ``resolution`` pixels a side (unchanged at 28)."""
     return images if resolution == IMAGE_SIZE else downsample(images, IMAGE_SIZE // resolution)
@@ -210,10 +194,14 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
     Parameters mirror the ``gabor`` section of params.yaml (:class:`mnistlab.core.params.GaborParams`,
     which documents units and ranges); build one from it with :meth:`from_params`. Works inside a
     ``sklearn.pipeline.Pipeline`` in front of a classifier and saves with skops
-    (:func:`save_transformer`).
+    (:func:`save_transformer`). Follows scikit-learn's estimator rules except for the fixed 28x28
+    input (tests/test_sklearn_rules.py): bad settings and bad images raise
+    :class:`mnistlab.core.errors.InputError`, a ``ValueError``.
 
     Attributes
     ----------
+    n_features_in_ : int
+        784, the pixels of a flattened 28x28 image.
     bank_ : FilterBank
         The complex filters (``bank_.kernels`` of shape (F, kernel_size, kernel_size)).
     n_raw_features_ : int
@@ -261,16 +249,26 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
         """A transformer with the settings of a validated ``gabor`` params section."""
         return cls(**params.model_dump(), batch_size=batch_size)
 
+    def __sklearn_tags__(self) -> Tags:
+        return image_tags(super().__sklearn_tags__())
+
     def _checked_params(self) -> GaborParams:
-        """Validate the constructor arguments with :class:`GaborParams`; errors name the gabor key."""
+        """Validate the constructor arguments with :class:`GaborParams`; errors name the gabor key.
+
+        Raises
+        ------
+        InputError
+            One line naming the first bad ``gabor.*`` key.
+        """
         values = {key: value for key, value in self.get_params().items() if key != "batch_size"}
         try:
             return GaborParams(**values)
         except ValidationError as err:
-            raise MnistlabError(describe_errors(err.errors()[:1], prefix="gabor")) from None
+            raise InputError(describe_errors(err.errors()[:1], prefix="gabor")) from None
 
     def _raw_features(self, images: np.ndarray) -> np.ndarray:
-        x = _at_resolution(to_images(images), self.resolution)
+        """Pooled moduli (N, n_raw_features_) float32 of checked float32 (N, 28, 28) images."""
+        x = _at_resolution(images, self.resolution)
         return extract_features(x, self.bank_.kernels, self.stride, self.pool, self.batch_size)
 
     def _standardized(self, raw: np.ndarray) -> np.ndarray:
@@ -287,7 +285,7 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray of shape (N, 28, 28) or (N, 784), float in [0, 1]
+        X : array-like of shape (N, 28, 28) or (N, 784), values in [0, 1], N >= 1
         y : ignored
 
         Returns
@@ -296,17 +294,23 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
 
         Raises
         ------
-        MnistlabError
-            Bad settings (naming the ``gabor.*`` key), a bad image shape, or fewer training
-            images than ``pca_components``.
+        InputError
+            Bad settings (naming the ``gabor.*`` key), images that
+            :func:`mnistlab.features.pixels.check_images` refuses (no images, wrong shape, NaN,
+            infinity, values outside [0, 1], ...), or fewer training images than
+            ``pca_components``; all checked before any feature is computed.
         """
         params = self._checked_params()
+        images = check_images(X, "images given to GaborFeatures.fit", allow_empty=False)
+        if params.pca_components is not None and params.pca_components > len(images):
+            raise InputError(
+                f"gabor.pca_components = {params.pca_components}: above the {len(images)} training images"
+            )
         self.bank_ = make_bank(
             params.orientations, params.frequencies, params.kernel_size, params.sigma, params.bandwidth
         )
-        raw = self._raw_features(X)
-        if len(raw) == 0:
-            raise MnistlabError("no training images to fit the Gabor features on")
+        self.n_features_in_ = N_PIXELS
+        raw = self._raw_features(images)
         self.n_raw_features_ = raw.shape[1]
         self.mean_ = self.scale_ = self.pca_mean_ = self.components_ = self.explained_variance_ = None
         if params.standardize:
@@ -314,10 +318,6 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
             std = raw.std(axis=0)
             self.scale_ = np.where(std > 1e-12, std, 1.0).astype(np.float32)
         if params.pca_components is not None:
-            if params.pca_components > len(raw):
-                raise MnistlabError(
-                    f"gabor.pca_components = {params.pca_components}: above the {len(raw)} training images"
-                )
             self.pca_mean_, self.components_, self.explained_variance_ = fit_pca(
                 self._standardized(raw), params.pca_components
             )
@@ -335,14 +335,21 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray of shape (N, 28, 28) or (N, 784), float in [0, 1]
+        X : array-like of shape (N, 28, 28) or (N, 784), values in [0, 1]; N = 0 gives (0, n)
 
         Returns
         -------
         ndarray of shape (N, n_features_out_), float32
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        InputError
+            Images that :func:`mnistlab.features.pixels.check_images` refuses.
         """
         check_is_fitted(self, "bank_")
-        raw = self._raw_features(X)
+        raw = self._raw_features(check_images(X, "images given to GaborFeatures.transform"))
         if len(raw) == 0:
             return np.zeros((0, self.n_features_out_), np.float32)
         return self._project(raw)

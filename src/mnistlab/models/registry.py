@@ -4,7 +4,7 @@ This is the one list that evaluate, compare, robustness, report, predict and the
 validation read. A model name is ``<family prefix>_<variant>``: ``svm_pixels``, ``mlp_adam-he``,
 ``torch_cnn``. A trained model is the file ``models/<name><suffix>``.
 
-Adding a PyTorch architecture (README, "Adding a model"): a builder function in
+Adding a PyTorch architecture (docs/adding-a-model.md): a builder function in
 :mod:`mnistlab.models.torch_models.models`, one :class:`ModelSpec` below, its defaults under
 ``torch.models`` in params.yaml, and one item in the ``train_torch`` matrix of dvc.yaml.
 
@@ -26,6 +26,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from mnistlab.core.constants import IMAGE_SIZE, N_CLASSES
 from mnistlab.core.errors import MnistlabError
 
 Family = Literal["svm", "numpy", "torch"]
@@ -82,6 +83,10 @@ class ModelSpec:
         ``"report_twin"``, the PyTorch twin drawn against the NumPy MLP (validation curves,
         first-layer weights); ``"report_convnet"``, the network whose first convolution's filters
         and feature maps are drawn. At most one model per role.
+    anchor : str or None
+        The published method the model is an instance of, for the table of our errors beside the
+        published ones (:data:`mnistlab.reporting.anchors.ANCHORS`): ``"linear"``, ``"svm"``,
+        ``"mlp"``, ``"lenet5"`` or ``"cnn"``; None when no published row is of the same method.
     """
 
     name: str
@@ -93,6 +98,7 @@ class ModelSpec:
     optimizer: str | None = None
     init: str | None = None
     role: str | None = None
+    anchor: str | None = None
 
     @property
     def suffix(self) -> str:
@@ -115,20 +121,24 @@ class ModelSpec:
 
 
 _SPECS = (
-    ModelSpec("svm_pixels", "svm", "RBF SVM on raw pixels", features="pixels"),
-    ModelSpec("svm_gabor", "svm", "RBF SVM on Gabor features", features="gabor"),
-    ModelSpec("mlp_sgd-random", "numpy", "NumPy MLP, SGD, naive random init", optimizer="sgd", init="random"),
-    ModelSpec("mlp_sgd-he", "numpy", "NumPy MLP, SGD, He init", optimizer="sgd", init="he"),
+    ModelSpec("svm_pixels", "svm", "RBF SVM on raw pixels", features="pixels", anchor="svm"),
+    ModelSpec("svm_gabor", "svm", "RBF SVM on Gabor features", features="gabor", anchor="svm"),
+    ModelSpec("mlp_sgd-random", "numpy", "NumPy MLP, SGD, naive random init", optimizer="sgd", init="random",
+              anchor="mlp"),
+    ModelSpec("mlp_sgd-he", "numpy", "NumPy MLP, SGD, He init", optimizer="sgd", init="he", anchor="mlp"),
     ModelSpec("mlp_adam-random", "numpy", "NumPy MLP, Adam, naive random init", optimizer="adam",
-              init="random"),
-    ModelSpec("mlp_adam-he", "numpy", "NumPy MLP, Adam, He init", optimizer="adam", init="he"),
-    ModelSpec("torch_logreg", "torch", "PyTorch logistic regression", builder="logreg"),
-    ModelSpec("torch_fnn", "torch", "PyTorch feed-forward net", builder="fnn"),
-    ModelSpec("torch_cnn", "torch", "PyTorch CNN", builder="cnn", role="report_convnet"),
+              init="random", anchor="mlp"),
+    ModelSpec("mlp_adam-he", "numpy", "NumPy MLP, Adam, He init", optimizer="adam", init="he", anchor="mlp"),
+    ModelSpec("torch_logreg", "torch", "PyTorch logistic regression", builder="logreg", anchor="linear"),
+    ModelSpec("torch_fnn", "torch", "PyTorch feed-forward net", builder="fnn", anchor="mlp"),
+    ModelSpec("torch_cnn", "torch", "PyTorch CNN", builder="cnn", role="report_convnet", anchor="cnn"),
+    ModelSpec("torch_lenet5", "torch", "PyTorch LeNet-5 (LeCun et al. 1998)", builder="lenet5",
+              anchor="lenet5"),
+    ModelSpec("torch_cnn_bn", "torch", "PyTorch CNN with batch normalisation", builder="cnn_bn", anchor="cnn"),
     ModelSpec("torch_patchnet", "torch", "PyTorch twin of the NumPy net with patch embedding",
               builder="patchnet", twin=True),
     ModelSpec("torch_mlp", "torch", "PyTorch twin of the NumPy MLP", builder="mlp", twin=True,
-              role="report_twin"),
+              role="report_twin", anchor="mlp"),
 )
 
 #: Every model, in report order.
@@ -221,12 +231,15 @@ def load_model(path: str | os.PathLike) -> Predictor:
     Returns
     -------
     Predictor
+        Checked on one blank image: its ``predict_proba`` gives one row of 10 finite probabilities
+        summing to 1.
 
     Raises
     ------
     MnistlabError
-        If the file is missing, its suffix is unknown, or it is not a model of its family
-        (one line naming the file and what was expected).
+        If the file is missing, its suffix is unknown, it is not a model of its family, or its
+        predictor fails on a blank image or gives other than 10 class probabilities (one line naming
+        the file and what was expected).
     """
     path = Path(path)
     family = {suffix: family for family, suffix in SUFFIXES.items()}.get(path.suffix)
@@ -237,7 +250,30 @@ def load_model(path: str | os.PathLike) -> Predictor:
     if not path.is_file():
         raise MnistlabError(f"{path}: model file not found (train it with `dvc repro`)")
     module, function = LOADERS[family].split(":")
-    return getattr(importlib.import_module(module), function)(path)
+    predictor = getattr(importlib.import_module(module), function)(path)
+    _check_output(path, predictor)
+    return predictor
+
+
+def _check_output(path: Path, predictor: Predictor) -> None:
+    """Raise a one-line :class:`MnistlabError` unless ``predictor`` maps one blank 28x28 image to 10
+    finite probabilities summing to 1: the loaders check a file's types and shapes, and this last
+    check catches any bad contents they let through before a user's images are read."""
+    blank = np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    try:
+        proba = np.asarray(predictor.predict_proba(blank), dtype=np.float64)
+    except MnistlabError as err:
+        raise MnistlabError(f"{path}: predicting a blank image fails: {err}") from None
+    except Exception as err:  # bad contents of a file can fail anywhere in a library's predict code
+        message = str(err).splitlines()[0] if str(err) else ""
+        raise MnistlabError(f"{path}: not a usable model: predicting a blank image fails "
+                            f"({type(err).__name__}: {message[:200]})") from None
+    if proba.shape != (1, N_CLASSES):
+        raise MnistlabError(f"{path}: not a usable model: it gives {proba.size} probabilities per image "
+                            f"(shape {proba.shape} for 1 image), expected {N_CLASSES}, one per digit")
+    if not np.isfinite(proba).all() or abs(proba.sum() - 1) > 1e-4 or proba.min() < 0:
+        raise MnistlabError(f"{path}: not a usable model: its probabilities for a blank image are not "
+                            "finite, non-negative and summing to 1 (NaN or infinite weights?)")
 
 
 def check_params(params, path: str | os.PathLike = "params.yaml") -> None:

@@ -23,10 +23,31 @@ from mnistlab.nn.losses import SoftmaxCrossEntropy
 from mnistlab.nn.model import Sequential, build_mlp
 from mnistlab.nn.optim import SGD, Adam, Optimizer, step_decay
 
-__all__ = ["DivergenceError", "fit", "loss_and_accuracy", "random_shift", "train_mlp", "train_one_epoch"]
+__all__ = ["DivergenceError", "fit", "loss_and_accuracy", "random_shift", "train_eval_index", "train_mlp",
+           "train_one_epoch"]
 
 #: called after every update with (mean loss, number correct, batch size)
 BatchFn = Callable[[float, int, int], None]
+#: Training images on which the trained network is measured in evaluation mode (dropout off, no
+#: shifts), for the gap between training and validation loss and accuracy: overfitting measured
+#: without the training-mode effects that narrow it by construction. The PyTorch models use the
+#: same rule (:mod:`mnistlab.models.torch_models.train`).
+TRAIN_EVAL_IMAGES = 2000
+
+
+def train_eval_index(n: int, size: int = TRAIN_EVAL_IMAGES) -> np.ndarray:
+    """The fixed subset of a training split of ``n`` images measured in evaluation mode.
+
+    ``min(n, size)`` evenly spaced indices ``i * n // k`` (``k`` the subset size): the same images
+    for every seed, optimizer and model, whatever the order of training.
+
+    Returns
+    -------
+    ndarray of intp, shape (min(n, size),)
+        Distinct indices in ascending order.
+    """
+    k = min(int(n), int(size))
+    return np.arange(k, dtype=np.intp) * int(n) // max(k, 1)
 
 
 def loss_and_accuracy(
@@ -273,7 +294,11 @@ def train_mlp(
     -------
     model : Sequential
     metrics : dict
-        ``val_accuracy``, ``val_loss``, ``train_seconds``, ``n_params``, ``updates``, ``epochs``.
+        ``val_accuracy``, ``val_loss`` (the last weights, which the model keeps), ``train_seconds``,
+        ``n_params``, ``updates``, ``epochs``, and ``train_eval_accuracy``, ``train_eval_loss``: the
+        same weights in evaluation mode (dropout off, no shifts) on the ``train_eval_images``
+        training images of :func:`train_eval_index`, so that ``train_eval_accuracy - val_accuracy``
+        and ``val_loss - train_eval_loss`` measure overfitting (fractions; nats).
 
     Raises
     ------
@@ -306,6 +331,8 @@ def train_mlp(
             lr_name=f"mlp.{optimizer}.lr",
             max_shift=params.max_shift,
         )
+    index = train_eval_index(len(train[1]))
+    train_loss, train_accuracy = loss_and_accuracy(model, train[0][index], train[1][index].astype(np.intp))
     metrics = {
         "val_accuracy": result.val_accuracy,
         "val_loss": result.val_loss,
@@ -313,5 +340,8 @@ def train_mlp(
         "n_params": model.n_params,
         "updates": result.updates,
         "epochs": result.epochs,
+        "train_eval_accuracy": float(train_accuracy),
+        "train_eval_loss": float(train_loss),
+        "train_eval_images": len(index),
     }
     return model, metrics

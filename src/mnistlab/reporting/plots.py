@@ -3,8 +3,9 @@
 The rule between the two drawing modules: this one holds the primitives every figure uses
 (:func:`save_figure`, the Agg backend, confusion counts and cells, the image grid) and figures
 whose content is images or the data itself (sample digits, label distribution, galleries of test
-digits, the Gabor filter bank, a digit under every corruption); :mod:`mnistlab.reporting.figures`
-holds the figures of results (metrics, confusion matrices, curves, embeddings, robustness,
+digits, the Gabor filter bank; a digit under every corruption is drawn by
+:mod:`mnistlab.reporting.robustness_figures`); :mod:`mnistlab.reporting.figures`
+holds the figures of results (metrics, confusion matrices, curves, embeddings,
 calibration). Every drawing function takes arrays, draws one figure and saves it with
 :func:`save_figure`; none reads params or files, so each can be tested on small synthetic inputs.
 Importing this module selects matplotlib's Agg backend (no display on servers and CI).
@@ -105,14 +106,16 @@ def plot_label_distribution(counts: dict[str, np.ndarray], path: str | os.PathLi
     path : path-like
         PNG to write.
     """
+    from mnistlab.reporting.palette import category_color  # here: the gabor stage imports this module
+
     fig, (ax_n, ax_share) = plt.subplots(1, 2, figsize=(12, 4.6))
     width = 0.8 / max(len(counts), 1)
     for k, (name, values) in enumerate(counts.items()):
         values = np.asarray(values, dtype=float)
         x = DIGITS + (k - (len(counts) - 1) / 2) * width
         label = f"{name} ({int(values.sum()):,} images)"
-        ax_n.bar(x, values, width, label=label)
-        ax_share.bar(x, 100 * values / max(values.sum(), 1), width)
+        ax_n.bar(x, values, width, label=label, color=category_color(k))
+        ax_share.bar(x, 100 * values / max(values.sum(), 1), width, color=category_color(k))
     ax_share.axhline(10, color="grey", linestyle="--", linewidth=1, label="uniform (10 %)")
     for ax, ylabel, title in ((ax_n, "images", "Images per digit"),
                               (ax_share, "share of the split (%)", "Share of each digit per split")):
@@ -132,19 +135,46 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10
     return np.bincount(index, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
-def draw_confusion(ax: plt.Axes, counts: np.ndarray, norm: LogNorm, fontsize: float = 8):
-    """Draw confusion counts (10, 10) on ``ax``: log colour scale, empty cells white, counts in cells.
+#: Caption colour of a wrong prediction (Paul Tol's vibrant red, as in mnistlab.reporting.palette;
+#: distinct from black for colour-blind readers too).
+WRONG_COLOR = "#CC3311"
+#: Colour map of the error cells (single-hue sequential, readable for colour-blind readers; the
+#: Vega template confusion_counts uses Vega's "orangered", the same ramp) and of the diagonal.
+ERROR_CMAP = "OrRd"
+DIAGONAL_COLOR = "#d9d9d9"
 
-    Returns the image, for a colour bar.
+
+def error_norm(*counts: np.ndarray) -> LogNorm:
+    """One log colour scale for the errors (off-diagonal cells) of every matrix given: 1 to the
+    largest error count among them (at least 2)."""
+    largest = max([int(np.max(c - np.diag(np.diag(c)))) for c in counts] + [2])
+    return LogNorm(vmin=1, vmax=largest)
+
+
+def draw_confusion(ax: plt.Axes, counts: np.ndarray, norm: LogNorm, fontsize: float = 8):
+    """Draw confusion counts (10, 10) on ``ax``, as the page's ``confusion_counts`` template does:
+    the correct predictions (the diagonal) grey with bold counts, the errors coloured on ``norm``
+    (a log scale, shared by the matrices of one figure: :func:`error_norm`), empty cells white.
+
+    Returns the image of the errors, for a colour bar.
     """
-    image = ax.imshow(np.ma.masked_equal(counts, 0), cmap="Blues", norm=norm)
-    threshold = np.sqrt(norm.vmax)  # middle of the log scale: white text on the darker half
+    counts = np.asarray(counts)
+    diagonal = np.eye(len(counts), dtype=bool)
+    ax.imshow(np.ma.masked_where(~diagonal, np.ones(counts.shape)), cmap=matplotlib.colors.ListedColormap(
+        [DIAGONAL_COLOR]), vmin=0, vmax=1)
+    image = ax.imshow(np.ma.masked_where(diagonal | (counts == 0), counts), cmap=ERROR_CMAP, norm=norm)
+    dark = norm.vmin * (norm.vmax / norm.vmin) ** 0.6  # white text 60 % up the log scale
     for (i, j), value in np.ndenumerate(counts):
         if value:
             ax.text(j, i, str(value), ha="center", va="center", fontsize=fontsize,
-                    color="white" if value > threshold else "black")
+                    fontweight="bold" if i == j else "normal",
+                    color="white" if i != j and value >= dark else "black")
     ax.set_xticks(DIGITS)
     ax.set_yticks(DIGITS)
+    ax.set_xticks(DIGITS[:-1] + 0.5, minor=True)
+    ax.set_yticks(DIGITS[:-1] + 0.5, minor=True)
+    ax.grid(which="minor", color="#e0e0e0", linewidth=0.6)
+    ax.tick_params(which="minor", length=0)
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
     return image
@@ -173,7 +203,7 @@ def plot_misclassified(
     shown = wrong[np.argsort(-confidence[wrong], kind="stable")][:n]
     captions = [f"true {y_true[i]} → pred {y_pred[i]}\nconf. {confidence[i]:.2f}" for i in shown]
     heading = f"{title}: {len(shown)} of {len(wrong):,} errors, most confident first"
-    save_figure(_image_grid(images[shown], captions, heading, colors=["firebrick"] * len(shown)), path)
+    save_figure(_image_grid(images[shown], captions, heading, colors=[WRONG_COLOR] * len(shown)), path)
 
 
 def plot_predictions(
@@ -182,7 +212,8 @@ def plot_predictions(
 ) -> None:
     """Grid of ``n`` randomly chosen images with the predicted digit and its probability.
 
-    Correct predictions are captioned in green, wrong ones in red with the true digit.
+    Correct predictions are captioned in black, wrong ones in red (:data:`WRONG_COLOR`) with the true
+    digit on a second line, so colour is not the only cue.
 
     Parameters
     ----------
@@ -203,13 +234,13 @@ def plot_predictions(
         right = y_pred[i] == y_true[i]
         caption = f"pred {y_pred[i]} ({proba[i, y_pred[i]]:.2f})"
         captions.append(caption if right else f"{caption}\ntrue {y_true[i]}")
-        colors.append("darkgreen" if right else "firebrick")
+        colors.append("black" if right else WRONG_COLOR)
     n_right = int(np.sum(y_pred[chosen] == y_true[chosen]))
-    heading = f"{title}: {n_right} of {len(chosen)} right (green right, red wrong)"
+    heading = f"{title}: {n_right} of {len(chosen)} right (wrong ones in red, with the true digit)"
     save_figure(_image_grid(images[chosen], captions, heading, colors=colors), path)
 
 
-# -- filters and corruptions ----------------------------------------------------------------------
+# -- filters --------------------------------------------------------------------------------------
 
 
 def plot_filter_bank(
@@ -262,37 +293,5 @@ def plot_filter_bank(
     fig.suptitle(f"{title}: {len(kernels)} complex filters, {size}x{size} px (columns: orientation; rows: "
                  "frequency, real/imaginary part)\nθ: direction of the carrier's wave vector, clockwise "
                  "from +x (image rows point down)", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def plot_corruption_strip(
-    strip: dict[str, list[tuple[float, np.ndarray]]], path: str | os.PathLike, label: int | None = None
-) -> None:
-    """One digit at every severity of every corruption: a row per family, severities left to right.
-
-    Parameters
-    ----------
-    strip : dict of str to list of (float, ndarray of shape (28, 28))
-        Family -> (severity, corrupted digit in [0, 1]), as
-        :func:`mnistlab.evaluation.robustness.corruption_strip` returns.
-    path : path-like
-        PNG to write.
-    label : int, optional
-        The digit's label, for the title.
-    """
-    ncols = max((len(row) for row in strip.values()), default=1)
-    nrows = max(len(strip), 1)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols + 1.6, 1.45 * nrows), squeeze=False)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    for r, (name, row) in enumerate(strip.items()):
-        for c, (severity, image) in enumerate(row):
-            ax = axes[r, c]
-            ax.imshow(image, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_title(f"{severity:g}", fontsize=8)
-        axes[r, 0].text(-4, 14, name, ha="right", va="center", fontsize=9)
-    digit = "" if label is None else f" (a {label})"
-    fig.suptitle(f"One test digit{digit} under every corruption and severity (before deskewing)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)

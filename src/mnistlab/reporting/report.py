@@ -28,10 +28,12 @@ from mnistlab.core.io import Split, atomic_path, read_json, read_probabilities, 
 from mnistlab.core.params import Params
 from mnistlab.data.prepare import label_counts
 from mnistlab.evaluation.calibration import reliability_bins
-from mnistlab.evidence.compare import accuracy_interval
+from mnistlab.evidence.compare import accuracy_interval, paired_bootstrap_diff
 from mnistlab.features.gabor import make_bank
 from mnistlab.models.registry import MODELS, load_model, model_file, select
+from mnistlab.models.torch_models.settings import settings_from_params
 from mnistlab.reporting import figures, plots
+from mnistlab.reporting.anchors import write_anchors
 from mnistlab.reporting.representations import write_representation_figures
 
 
@@ -198,6 +200,44 @@ def svm_gain_rows(y_test: np.ndarray, test_proba: dict[str, np.ndarray]) -> list
              "gain": round(float(recall[b][d] - recall[a][d]), 6)} for d in range(10)]
 
 
+def svm_gain_intervals(y_test: np.ndarray, test_proba: dict[str, np.ndarray], seed: int = 0,
+                       n_resamples: int = 2000, level: float = 0.95) -> np.ndarray | None:
+    """Each digit's paired percentile bootstrap interval of the SVM gain of :func:`svm_gain_rows`.
+
+    The gain of digit d is ``recall_b(d) - recall_a(d)`` on the same test images of that digit, so
+    each resample draws those images with replacement and keeps both SVMs' results on each
+    (:func:`mnistlab.evidence.compare.paired_bootstrap_diff`, B minus A). The intervals are for one
+    digit at a time (descriptive; the overall difference is the compare stage's test).
+
+    Parameters
+    ----------
+    y_test : ndarray of shape (N,), integers 0..9
+    test_proba : dict of str to ndarray of shape (N, 10)
+    seed : int
+        Seed of the resamples (digit d uses ``seed + d``).
+    n_resamples : int
+    level : float
+        Confidence level of each interval.
+
+    Returns
+    -------
+    ndarray of shape (10, 2), float64, or None
+        ``[low, high]`` per digit (fractions); NaN for a digit without test images; None when either
+        SVM of :data:`SVM_PAIR` has no probabilities.
+    """
+    if not SVM_PAIR or not set(SVM_PAIR) <= test_proba.keys():
+        return None
+    y_test = np.asarray(y_test)
+    a, b = (np.asarray(test_proba[name]).argmax(axis=1) == y_test for name in SVM_PAIR)
+    bounds = np.full((10, 2), np.nan)
+    for digit in range(10):
+        members = y_test == digit
+        if members.any():
+            _, low, high = paired_bootstrap_diff(b[members], a[members], seed + digit, n_resamples, level)
+            bounds[digit] = low, high
+    return bounds
+
+
 def write_table(path: str | os.PathLike, rows: list[dict], columns: tuple[str, ...]) -> None:
     """Write ``rows`` as CSV with the header ``columns`` (also when there are no rows), atomically."""
     import csv
@@ -294,6 +334,9 @@ class ReportInputs:
         ``images (n, 28, 28) -> activations (n, H)`` of a NumPy MLP; None skips the embeddings.
     embedding_model : str
         That MLP's model name (the figure titles), also the NumPy side of the twin curves.
+    batch_sizes : dict of str to int
+        Model -> images per update (:func:`batch_sizes`): the curves of a group whose models all
+        have one are drawn against training images (:func:`images_seen`), else against updates.
     """
 
     train: Split
@@ -306,6 +349,43 @@ class ReportInputs:
     compare: dict | None = None
     hidden: Callable[[np.ndarray], np.ndarray] | None = None
     embedding_model: str = ""
+    batch_sizes: dict[str, int] = field(default_factory=dict)
+
+
+def batch_sizes(params: Params) -> dict[str, int]:
+    """Images per update of every neural model of the registry, as its training stage reads them:
+    the NumPy networks ``mlp.<optimizer>.batch_size``, the PyTorch models their resolved settings
+    (:func:`mnistlab.models.torch_models.settings.settings_from_params`: ``mlp.adam.batch_size`` for
+    the twins, ``torch.models.<variant>.batch_size`` or ``torch.batch_size`` for the others)."""
+    sizes = {}
+    for name, spec in MODELS.items():
+        if spec.family == "numpy":
+            sizes[name] = getattr(params.mlp, spec.optimizer).batch_size
+        elif spec.family == "torch":
+            sizes[name] = settings_from_params(params, name).batch_size
+    return sizes
+
+
+def images_seen(updates: np.ndarray, batch_size: int, n_train: int) -> np.ndarray:
+    """Training images seen after each number of updates, when every epoch shows the ``n_train``
+    images once in batches of ``batch_size``, the last one partial (as both training loops do).
+
+    Parameters
+    ----------
+    updates : ndarray of int, shape (P,)
+        Updates done (a curve's ``step``).
+    batch_size, n_train : int
+        Images per update and per epoch (positive).
+
+    Returns
+    -------
+    ndarray of shape (P,), int64
+        ``epochs * n_train + rest * batch_size`` with ``epochs, rest = divmod(updates,
+        ceil(n_train / batch_size))``: exact at the end of every epoch.
+    """
+    per_epoch = -(-int(n_train) // int(batch_size))
+    epochs, rest = np.divmod(np.asarray(updates, dtype=np.int64), per_epoch)
+    return epochs * int(n_train) + rest * int(batch_size)
 
 
 def curve_groups(embedding_model: str) -> dict[str, tuple[str, list[str]]]:
@@ -330,9 +410,11 @@ def write_report(folder: str | os.PathLike, inputs: ReportInputs, gallery_size: 
 
     Always: sample images per class, label distribution, and the confusion matrix, misclassified
     gallery and random prediction grid of the best model by test accuracy; every model's confusion
-    matrix in one grid; the reliability diagram. With leaderboard rows: the error-rate chart. For
-    each curve group with curves: its overlay. When both SVMs of :data:`SVM_PAIR` have
-    probabilities: their confusion matrices side by side and the per-class gain. With ``hidden``:
+    matrix in one grid; the reliability diagrams. With leaderboard rows: the error-rate chart. For
+    each curve group with curves: its overlay, against training images when every model of it has a
+    batch size in ``inputs.batch_sizes`` (else against updates). When both SVMs of :data:`SVM_PAIR`
+    have probabilities: their confusion matrices side by side and the per-class gain with each
+    digit's interval (:func:`svm_gain_intervals`, seeded by ``seed``). With ``hidden``:
     t-SNE and PCA of its activations on ``embedding_samples`` seeded test images.
 
     Returns
@@ -366,10 +448,18 @@ def write_report(folder: str | os.PathLike, inputs: ReportInputs, gallery_size: 
     written.append(out["confusion_all"])
     figures.plot_reliability({m: reliability_bins(y_test, p) for m, p in proba.items()}, out["reliability"])
     written.append(out["reliability"])
+    n_train = int(np.sum(inputs.label_counts.get("train", 0)))
     for key, (title, models) in curve_groups(inputs.embedding_model).items():
         present = {m: inputs.curves[m] for m in models if inputs.curves.get(m)}
-        if present:
-            figures.plot_curve_overlay(present, out[key], title.replace("{n}", str(len(present))))
+        title = title.replace("{n}", str(len(present)))
+        if present and n_train > 0 and set(present) <= inputs.batch_sizes.keys():
+            drawn = {m: {name: (images_seen(steps, inputs.batch_sizes[m], n_train), values)
+                         for name, (steps, values) in curves.items()} for m, curves in present.items()}
+            figures.plot_curve_overlay(drawn, out[key], title, x_label="training images",
+                                       images_per_epoch=n_train)
+            written.append(out[key])
+        elif present:
+            figures.plot_curve_overlay(present, out[key], title)
             written.append(out[key])
         else:
             notes.append(f"no curves of {', '.join(filter(None, models))}; skipping {out[key].name}")
@@ -377,7 +467,8 @@ def write_report(folder: str | os.PathLike, inputs: ReportInputs, gallery_size: 
         pixels, gabor = (plots.confusion_counts(y_test, proba[key].argmax(axis=1)) for key in SVM_PAIR)
         titles = [f"{key} ({FEATURE_LABELS[MODELS[key].features]})" for key in SVM_PAIR]
         figures.plot_confusion_pair(pixels, gabor, *titles, out["svm_pair"])
-        figures.plot_per_class_gain(pixels, gabor, *titles, out["svm_gain"])
+        figures.plot_per_class_gain(pixels, gabor, *titles, out["svm_gain"],
+                                    intervals=svm_gain_intervals(y_test, proba, seed))
         written += [out["svm_pair"], out["svm_gain"]]
     else:
         missing = " or ".join(SVM_PAIR) or "an SVM on each of " + " and ".join(FEATURE_LABELS.values())
@@ -421,6 +512,9 @@ class ReportFiles:
         Output CSVs.
     embedding_model : Path
         The NumPy MLP (``.npz``) of the embeddings and first-layer weights.
+    anchors : Path or None
+        Output Markdown of our test errors beside the published ones
+        (:func:`mnistlab.reporting.anchors.write_anchors`); None: not written.
     """
 
     train: Path
@@ -438,6 +532,7 @@ class ReportFiles:
     leaderboard: Path
     svm_gain: Path
     embedding_model: Path
+    anchors: Path | None = None
 
 
 def hidden_layer(path: Path, notes: list[str]) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -466,7 +561,7 @@ def make_report(files: ReportFiles, params: Params) -> tuple[list[Path], list[st
     files : ReportFiles
     params : Params
         ``report`` (gallery size, embedding samples, seed) and ``gabor`` (the bank drawn beside
-        the CNN's filters).
+        the CNN's filters); ``data.source`` and ``prepare.deskew`` for ``files.anchors``.
 
     Returns
     -------
@@ -497,6 +592,10 @@ def make_report(files: ReportFiles, params: Params) -> tuple[list[Path], list[st
                             optional["robustness"])
     write_table(files.leaderboard, rows, LEADERBOARD_COLUMNS)
     write_table(files.svm_gain, svm_gain_rows(test.y, proba), SVM_GAIN_COLUMNS)
+    tables = [Path(files.leaderboard), Path(files.svm_gain)]
+    if files.anchors is not None:
+        tables.append(write_anchors(files.anchors, rows, test.y, params.data.source, len(splits["train"].y),
+                                    len(splits["val"].y), params.prepare.deskew))
 
     embedding = Path(files.embedding_model)
     inputs = ReportInputs(
@@ -504,6 +603,7 @@ def make_report(files: ReportFiles, params: Params) -> tuple[list[Path], list[st
         test_proba=proba, leaderboard=rows, compare=optional["compare"],
         curves={name: figures.read_curves(files.curves, name) for name in MODELS},
         hidden=hidden_layer(embedding, notes), embedding_model=embedding.stem,
+        batch_sizes=batch_sizes(params),
     )
     section = params.report
     written, skipped = write_report(files.images, inputs, section.gallery_size, section.embedding_samples,
@@ -515,4 +615,4 @@ def make_report(files: ReportFiles, params: Params) -> tuple[list[Path], list[st
     more, skipped_more = write_representation_figures(
         files.images, embedding, twin, cnn, bank, g.resolution, test.x[index],
         f"test image {index}, label {test.y[index]}")
-    return [Path(files.leaderboard), Path(files.svm_gain), *written, *more], notes + skipped + skipped_more
+    return [*tables, *written, *more], notes + skipped + skipped_more

@@ -34,6 +34,10 @@ from mnistlab.models.torch_models.models import build_model, count_params
 from mnistlab.models.torch_models.settings import TrainSettings, resolve_device
 
 EVAL_BATCH = 1000
+#: Training images on which the trained model is measured in evaluation mode (dropout off, no
+#: augmentation) after training: the rule of :func:`mnistlab.nn.train.train_eval_index` (the same
+#: evenly spaced subset), repeated here so that this package does not import the NumPy network's.
+TRAIN_EVAL_IMAGES = 2000
 #: called after every update with (logits, labels, mean loss), all detached, on the device
 UpdateFn = Callable[[Tensor, Tensor, Tensor], None]
 
@@ -187,7 +191,11 @@ def train_model(
         (wall time of the whole run, seconds), ``n_params``, ``epochs``, ``best_update``,
         ``updates``, ``images_per_second`` (training images per second of training steps,
         augmentation included, evaluation excluded; the clock is read after synchronising the
-        device) and ``device``.
+        device), ``device``, and ``train_eval_accuracy``, ``train_eval_loss``: the kept weights in
+        evaluation mode (dropout off, no augmentation) on ``train_eval_images`` training images
+        (the evenly spaced subset of :data:`TRAIN_EVAL_IMAGES`), so that ``train_eval_accuracy -
+        val_accuracy`` and ``val_loss - train_eval_loss`` measure overfitting at the same weights
+        (fractions; nats).
 
     Raises
     ------
@@ -249,6 +257,9 @@ def train_model(
         if curves.pending:
             point()
         model.load_state_dict(best["state"])
+        k = min(len(y_train), TRAIN_EVAL_IMAGES)
+        index = (torch.arange(k) * len(y_train) // max(k, 1)).to(x_train.device)
+        train_eval_loss, train_eval_accuracy = loss_and_accuracy(model, x_train[index], y_train[index])
     model = model.cpu().eval()
     config = {"model": settings.model, "builder": settings.builder, "sizes": settings.sizes,
               "normalize": settings.normalize}
@@ -262,6 +273,9 @@ def train_model(
         "updates": updates,
         "images_per_second": round(settings.epochs * len(y_train) / max(train_seconds, 1e-9), 1),
         "device": device.type,
+        "train_eval_accuracy": train_eval_accuracy,
+        "train_eval_loss": train_eval_loss,
+        "train_eval_images": k,
     }
     return TrainResult(model=model, config=config, metrics=metrics, curves=curves.points)
 

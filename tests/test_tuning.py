@@ -1,0 +1,164 @@
+"""``mnistlab tune``: a tiny study of every family on the sample, scored on validation only.
+
+The study runs on a prepared folder that holds no test split, with every ``.npz`` read recorded:
+tuning never reads the test split. Every family gets the same number of trials, each recorded
+with its values, validation accuracy and seconds.
+"""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+from support.params import write_params
+
+from mnistlab.cli.main import main
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import read_split
+from mnistlab.core.params import load_params
+from mnistlab.models.tuning import FAMILIES, run_study
+
+#: A study of seconds: 2 trials per family, 1 epoch, small spaces.
+TINY = {
+    "tune": {
+        "n_trials": 2, "seed": 0, "train_size": 600,
+        "gabor": {"frequencies": [[0.1, 0.2, 0.3], [0.1, 0.25]], "pool": [4], "pca_components": [50, 100]},
+        "mlp": {"width": [64, 512]},
+        "cnn": {"width": [8], "epochs": [1, 1]},
+    },
+    "mlp": {"epochs": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def train_val_only(prepared_dir, tmp_path_factory):
+    """The prepared training and validation splits, in a folder without the test split."""
+    folder = tmp_path_factory.mktemp("train_val")
+    for name in ("train.npz", "val.npz"):
+        shutil.copy(prepared_dir / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_study(train_val_only, tmp_path_factory):
+    """``mnistlab tune`` of every family on the tiny settings, every .npz read recorded."""
+    top = tmp_path_factory.mktemp("tune")
+    params = write_params(top / "params.yaml", TINY)
+    reads = []
+    original = np.load
+
+    def recording_load(file, *args, **kwargs):
+        reads.append(str(file))
+        return original(file, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(np, "load", recording_load)
+        code = main(["tune", "--params", str(params), "--train", str(train_val_only / "train.npz"),
+                     "--val", str(train_val_only / "val.npz"), "--out", str(top / "tuning")])
+    return code, top / "tuning", reads
+
+
+def test_tuning_reads_the_training_and_validation_splits_only(tiny_study, train_val_only):
+    code, _, reads = tiny_study
+    assert code == 0
+    assert reads and not any("test" in path.rsplit("/", 1)[-1] for path in reads)
+    assert {path.rsplit("/", 1)[-1] for path in reads} <= {"train.npz", "val.npz"}
+    assert not (train_val_only / "test.npz").exists()
+
+
+def test_tuning_refuses_to_read_a_test_split_even_when_one_is_given(tmp_path, prepared_dir, monkeypatch):
+    """The command has no test option; the library takes splits, not paths, and reads nothing."""
+    def no_test(path):
+        if "test" in str(path):
+            raise AssertionError(f"tuning read {path}")
+        return read_split(path)
+
+    monkeypatch.setattr("mnistlab.core.io.read_split", no_test)
+    params = load_params(write_params(tmp_path / "params.yaml", TINY))
+    result = run_study(params, "svm", read_split(prepared_dir / "train.npz"), read_split(prepared_dir / "val.npz"),
+                       log=lambda line: None)
+    assert len(result.trials) == 2
+    with pytest.raises(SystemExit):  # argparse: there is no --test option
+        main(["tune", "--test", str(prepared_dir / "test.npz")])
+
+
+def test_every_family_gets_the_same_number_of_trials_each_recorded(tiny_study):
+    _, out, _ = tiny_study
+    for family in FAMILIES:
+        with open(out / f"{family}.csv") as fh:
+            rows = list(csv.DictReader(fh))
+        assert [int(row["trial"]) for row in rows] == [0, 1]
+        for row in rows:
+            assert row["state"] == "complete"
+            assert 0 < float(row["val_accuracy"]) <= 1 and float(row["seconds"]) >= 0
+        summary = json.loads((out / f"{family}.json").read_text())
+        assert summary["n_trials"] == 2 and len(summary["trials"]) == 2
+        assert summary["n_train"] == 600 and summary["n_val"] == 500
+        assert summary["seconds"] >= summary["trial_seconds"] >= 0
+        assert summary["best"]["val_accuracy"] == max(t["val_accuracy"] for t in summary["trials"])
+        assert summary["settings"]
+
+
+def test_the_first_trial_is_the_current_setting_when_it_lies_in_the_space(tiny_study):
+    _, out, _ = tiny_study
+    svm = json.loads((out / "svm.json").read_text())
+    assert svm["baseline"]["number"] == 0
+    assert svm["trials"][0]["values"]["C"] == 5.0 and svm["trials"][0]["values"]["gamma_factor"] == 1.0
+    mlp = json.loads((out / "mlp.json").read_text())  # hidden_sizes [512], lr 0.002, dropout 0.3
+    assert mlp["trials"][0]["values"] == {"width": 512, "lr": 0.002, "dropout": 0.3}
+    cnn = json.loads((out / "cnn.json").read_text())  # its width 32 is not among the choices [8]
+    assert cnn["baseline"] is None and cnn["beats_baseline"] is None
+
+
+def test_the_readme_shows_per_family_the_trials_the_choice_and_the_cost(tiny_study):
+    _, out, _ = tiny_study
+    text = (out / "README.md").read_text()
+    for family in FAMILIES:
+        assert f"## {family}:" in text
+    assert "the test split was not read" in text
+    assert "| family | models scored | trials |" in text and "compute, s" in text
+    assert text.count("**(choice)**") == len(FAMILIES)
+    assert "svm_pixels, svm_gabor" in text and "torch_cnn_bn" in text
+
+
+def test_one_family_leaves_the_others_in_the_readme(tiny_study, train_val_only, tmp_path):
+    _, out, _ = tiny_study
+    folder = tmp_path / "tuning"
+    shutil.copytree(out, folder)
+    params = write_params(tmp_path / "params.yaml", {**TINY, "tune": {**TINY["tune"], "n_trials": 1}})
+    assert main(["tune", "--params", str(params), "--train", str(train_val_only / "train.npz"),
+                 "--val", str(train_val_only / "val.npz"), "--out", str(folder), "--family", "svm"]) == 0
+    assert len(json.loads((folder / "svm.json").read_text())["trials"]) == 1
+    assert "## cnn:" in (folder / "README.md").read_text()
+
+
+def test_a_space_that_does_not_fit_the_other_params_is_one_line_before_any_work(tmp_path, prepared_dir):
+    params = load_params(write_params(tmp_path / "params.yaml", {"tune": {"gabor": {"pool": [4, 5]}}}))
+    split = read_split(prepared_dir / "val.npz")
+    with pytest.raises(MnistlabError, match=r"tune.gabor: the choice .*'pool': 5.*gabor.pool") as info:
+        run_study(params, "gabor", split, split)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"tune": {"svm": {"C": [30.0, 1.0]}}}, "tune.svm.C"),
+    ({"tune": {"n_trials": 0}}, "tune.n_trials"),
+    ({"tune": {"cnn": {"width": [16, 16]}}}, "tune.cnn.width"),
+    ({"tune": {"mlp": {"dropout": [0.0, 1.0]}}}, "tune.mlp.dropout"),
+])
+def test_the_tune_section_is_validated(tmp_path, changes, message):
+    with pytest.raises(MnistlabError, match=message.replace(".", r"\.")) as info:
+        load_params(write_params(tmp_path / "params.yaml", changes))
+    assert "\n" not in str(info.value)
+
+
+def test_missing_splits_are_one_line(tmp_path, capsys):
+    params = write_params(tmp_path / "params.yaml", TINY)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["tune", "--params", str(params), "--train", str(tmp_path / "nope.npz"),
+              "--val", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "nope.npz" in err and "\n" not in err
+    assert not (tmp_path / "out").exists()
