@@ -23,8 +23,8 @@ from mnistlab.reporting.anchors import (
 
 def leaderboard(errors: dict[str, float], n: int = 10_000) -> list[dict]:
     """Leaderboard rows (as mnistlab.reporting.report.leaderboard_rows) with made-up intervals."""
-    return [{"model": name, "accuracy": 1 - e, "error_rate": e, "ci_low": 1 - e - 0.002, "ci_high": 1 - e + 0.001}
-            for name, e in errors.items()]
+    return [{"model": name, "accuracy": 1 - e, "error_rate": e, "ci_low": 1 - e - 0.002,
+             "ci_high": 1 - e + 0.001} for name, e in errors.items()]
 
 
 def test_every_anchor_method_is_a_registry_attribute_and_back():
@@ -76,7 +76,8 @@ def test_a_named_source_with_another_test_set_is_indicative_only():
 
 
 def test_rows_match_models_to_anchors_by_attribute_not_name():
-    rows = anchor_rows(leaderboard({"svm_gabor": 0.007, "torch_lenet5": 0.011, "torch_patchnet": 0.016}), "mnist")
+    errors = {"svm_gabor": 0.007, "torch_lenet5": 0.011, "torch_patchnet": 0.016}
+    rows = anchor_rows(leaderboard(errors), "mnist")
     by_model = {}
     for row in rows:
         by_model.setdefault(row["model"], []).append(row)

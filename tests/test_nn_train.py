@@ -143,7 +143,8 @@ def test_stage_writes_model_metrics_and_curves(tmp_path, prepared_dir):
     args = stage_args(tmp_path, prepared_dir, mlp, "mlp_adam-random")
     run_stage(["--optimizer", "adam", "--init", "random", *args])
     metrics = json.loads((tmp_path / "metrics/train/mlp_adam-random.json").read_text())
-    assert set(metrics) == {"val_accuracy", "val_loss", "train_seconds", "n_params", "updates", "epochs"}
+    assert set(metrics) == {"val_accuracy", "val_loss", "train_seconds", "n_params", "updates", "epochs",
+                            "train_eval_accuracy", "train_eval_loss", "train_eval_images"}
     assert metrics["updates"] == 32  # ceil(2000 / 64)
     model = load_model(tmp_path / "models/mlp_adam-random.npz")
     assert model.n_params == metrics["n_params"] == 784 * 16 + 16 + 170

@@ -235,6 +235,13 @@ def test_one_chart_per_question():
     assert [n for n in names if n.startswith("reports/") and n.endswith("/sweep.png")], "the sweeps"
 
 
+def test_reliability_template_hides_the_bins_the_png_hides():
+    from mnistlab.reporting.figures import MIN_BIN_COUNT
+
+    text = (PLOTS_DIR / "reliability.json").read_text(encoding="utf-8")
+    assert f"datum.count >= {MIN_BIN_COUNT}" in text and f"fewer than {MIN_BIN_COUNT} images" in text
+
+
 def test_plots_show_renders_every_plot_offline(demo_repo, tmp_path):
     require_chromium()
     output = _run(["dvc", "plots", "show"], demo_repo)

@@ -424,5 +424,9 @@ def test_robustness_figures_and_report(tmp_path, digits, centroid):
     assert F.wilson(0, 0)[0] != F.wilson(0, 0)[0]  # nan without images
     low, high = F.wilson(90, 100)
     assert low < 0.9 < high
-    styles = F.model_styles([f"m{i}" for i in range(12)])
-    assert len(set(styles.values())) == 12 and len({colour for colour, _ in styles.values()}) == 12
+    from mnistlab.models.registry import MODELS
+    from mnistlab.reporting.palette import model_color
+
+    styles = F.model_styles(list(MODELS))  # the project's palette: a distinct colour per model
+    assert len(set(styles.values())) == len(MODELS) == len({colour for colour, _ in styles.values()})
+    assert all(colour == model_color(name) for name, (colour, _) in styles.items())

@@ -29,7 +29,8 @@ EXPECTED_PARAMS = {
     # LeNet-5 with a full C3 (LeCun et al. 1998, Fig. 2): C1, C3, C5 (as fully connected), F6, output
     "lenet5": (6 * 25 + 6) + (16 * 6 * 25 + 16) + (400 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10),
     # 3x3 convolutions without bias, each followed by batch normalisation (scale and shift per channel)
-    "cnn_bn": (32 * 9 + 2 * 32) + (64 * 32 * 9 + 2 * 64) + (64 * 7 * 7 * 128 + 128) + (128 * 10 + 10),
+    "cnn_bn": (16 * 9 + 2 * 16) + (32 * 16 * 9 + 2 * 32) + (64 * 32 * 9 + 2 * 64) + (64 * 3 * 3 * 128 + 128)
+    + (128 * 10 + 10),
 }
 
 
@@ -131,14 +132,15 @@ def test_lenet5_pads_with_the_background():
 def test_cnn_bn_shapes_and_batch_normalisation():
     model = build_model("cnn_bn", normalize=False)
     shapes = _shapes(model, torch.rand(4, *INPUT_SHAPE))
-    assert [s for name, s in shapes if name == "MaxPool2d"] == [(32, 14, 14), (64, 7, 7)]
+    assert [s for name, s in shapes if name == "MaxPool2d"] == [(16, 14, 14), (32, 7, 7), (64, 3, 3)]
     assert shapes[-1] == ("Linear", (10,))
-    assert sum(name == "BatchNorm" for name, _ in shapes) == 2
+    assert sum(name == "BatchNorm" for name, _ in shapes) == 3
     assert sum(name == "Dropout" for name, _ in shapes) == 2
-    sizes = {**default_sizes("cnn_bn"), "channels": [8, 16, 24]}
-    three = build_model("cnn_bn", sizes, normalize=False)
-    assert [s for name, s in _shapes(three, torch.rand(2, *INPUT_SHAPE)) if name == "MaxPool2d"] == [
-        (8, 14, 14), (16, 7, 7), (24, 3, 3)]
+    sizes = {**default_sizes("cnn_bn"), "channels": [32, 64]}
+    two = build_model("cnn_bn", sizes, normalize=False)
+    assert [s for name, s in _shapes(two, torch.rand(2, *INPUT_SHAPE)) if name == "MaxPool2d"] == [
+        (32, 14, 14), (64, 7, 7)]
+    assert count_params(two) == (32 * 9 + 64) + (64 * 32 * 9 + 128) + (3136 * 128 + 128) + (128 * 10 + 10)
     with pytest.raises(MnistlabError, match="1 to 3 convolution blocks"):
         build_model("cnn_bn", {**default_sizes("cnn_bn"), "channels": [8, 8, 8, 8]})
 

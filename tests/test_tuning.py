@@ -76,8 +76,8 @@ def test_tuning_refuses_to_read_a_test_split_even_when_one_is_given(tmp_path, pr
 
     monkeypatch.setattr("mnistlab.core.io.read_split", no_test)
     params = load_params(write_params(tmp_path / "params.yaml", TINY))
-    result = run_study(params, "svm", read_split(prepared_dir / "train.npz"), read_split(prepared_dir / "val.npz"),
-                       log=lambda line: None)
+    train, val = read_split(prepared_dir / "train.npz"), read_split(prepared_dir / "val.npz")
+    result = run_study(params, "svm", train, val, log=lambda line: None)
     assert len(result.trials) == 2
     with pytest.raises(SystemExit):  # argparse: there is no --test option
         main(["tune", "--test", str(prepared_dir / "test.npz")])

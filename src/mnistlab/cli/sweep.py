@@ -79,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
     if sweep.TRAIN_SIZE in sweep.varying_params(runs, args.seed_param):
         sweep.resolve_train_size(runs, args.all_size)
     summary = sweep_report.summarize(runs, args.seed_param, 1 - section.alpha)
-    plot_sweep(runs, summary, args.metric, paths["figure"], args.seed_param)
+    plot_sweep(runs, summary, args.metric, paths["figure"], args.seed_param, repo=args.repo)
     sweep_report.write_outputs(runs, summary, sweep_report.pair_comparisons(pairs), paths, args.seed_param,
-                               dropped, section.alpha)
+                               dropped, section.alpha, repo=args.repo)
     print(f"{len(runs)} runs summarised: " + ", ".join(str(p) for p in paths.values()))
     return 0
 

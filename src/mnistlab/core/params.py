@@ -417,7 +417,8 @@ class MLPSpace(Section):
 class CNNSpace(Section):
     """``tune.cnn``: the tuned CNN's widths, dropout and recipe."""
 
-    width: _choices(Annotated[int, Field(gt=0, le=256)])  # channels of the first block; the second twice
+    # channels of the first block; the others in proportion to the builder's defaults
+    width: _choices(Annotated[int, Field(gt=0, le=256)])
     dropout: _search_range(Probability)  # uniform
     epochs: _search_range(Epochs)  # integers
     lr: _search_range(LearningRate)  # log-uniform; the onecycle peak

@@ -219,11 +219,12 @@ def _svm_study(params: Params, train: Split, val: Split) -> _Study:
                                 values["gamma_factor"] * scale[name], params)
                   for name, (x_train, x_val) in features.items()]
         values.update({f"gamma_{name}": round(values["gamma_factor"] * scale[name], 6) for name in features})
-        values.update({f"val_accuracy_{name}": score for name, score in zip(features, scores)})
+        values.update({f"val_accuracy_{name}": score for name, score in zip(features, scores, strict=True)})
         return float(np.mean(scores))
 
     baseline = None
-    if params.svm.gamma == "scale" and _in_range(params.svm.C, space.C) and _in_range(1.0, space.gamma_factor):
+    if (params.svm.gamma == "scale" and _in_range(params.svm.C, space.C)
+            and _in_range(1.0, space.gamma_factor)):
         baseline = {"C": params.svm.C, "gamma_factor": 1.0}
 
     def settings(values: dict) -> dict:
@@ -253,7 +254,8 @@ def _gabor_study(params: Params, train: Split, val: Split) -> _Study:
     for frequencies in space.frequencies:  # every combination must fit, before any work
         for pool in space.pool:
             for components in space.pca_components:
-                _gabor_params(params, {"frequencies": frequencies, "pool": pool, "pca_components": components})
+                _gabor_params(params, {"frequencies": frequencies, "pool": pool,
+                                       "pca_components": components})
 
     def suggest(trial) -> dict:
         return {"frequencies": list(_choice(trial, "frequencies", space.frequencies)),
@@ -351,8 +353,8 @@ def _cnn_study(params: Params, train: Split, val: Split) -> _Study:
     current = {"width": channels[0], "dropout": defaults["dropout"], "epochs": base.epochs, "lr": base.lr,
                "augment_scale": 1.0}
     baseline = None
-    if current["width"] in space.width and all(
-            _in_range(current[key], getattr(space, key)) for key in ("dropout", "epochs", "lr", "augment_scale")):
+    ranges = ("dropout", "epochs", "lr", "augment_scale")
+    if current["width"] in space.width and all(_in_range(current[k], getattr(space, k)) for k in ranges):
         baseline = {key: value for key, value in current.items()
                     if not (key == "width" and len(space.width) == 1)
                     and not (key != "width" and getattr(space, key)[0] == getattr(space, key)[1])}
@@ -506,7 +508,8 @@ def tuning_markdown(summaries: list[dict]) -> str:
         beats = {True: "yes", False: "no", None: "n/a"}[s["beats_baseline"]]
         lines.append(
             f"| {s['family']} | {', '.join(s['models'])} | {s['n_trials']} (seed {s['seed']}) | "
-            f"{s['n_train']:,} / {s['n_val']:,} | {_accuracy(base['val_accuracy']) if base else 'outside the space'} "
+            f"{s['n_train']:,} / {s['n_val']:,} | "
+            f"{_accuracy(base['val_accuracy']) if base else 'outside the space'} "
             f"| {_accuracy(best['val_accuracy'])} (trial {best['number']}) | {beats} | {s['seconds']:,.0f} |")
     for s in summaries:
         best = s["best"]
@@ -518,7 +521,8 @@ def tuning_markdown(summaries: list[dict]) -> str:
             mark = " **(choice)**" if t["number"] == best["number"] else ""
             mark += " (current setting)" if s["baseline"] and t["number"] == s["baseline"]["number"] else ""
             value = _accuracy(t["val_accuracy"]) + (f" ({t['note']})" if t["note"] else "")
-            lines.append(f"| {t['number']}{mark} | {_fmt_values(t['values'])} | {value} | {t['seconds']:.1f} |")
+            lines.append(f"| {t['number']}{mark} | {_fmt_values(t['values'])} | {value} | "
+                         f"{t['seconds']:.1f} |")
         verdict = ("The choice scored higher on validation than the current setting; as settings:"
                    if s["beats_baseline"] else
                    "The choice did not score higher on validation than the current setting, which stays."

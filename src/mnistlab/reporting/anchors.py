@@ -269,7 +269,8 @@ def anchors_markdown(leaderboard: list[dict], y_test: np.ndarray, source: str, n
         for name in models:
             error, low, high = _our_error(ours[name])
             lines.append(f"| ours: `{name}` ({MODELS[name].title}) | {_percent(error)} [{_percent(low)}, "
-                         f"{_percent(high)}] | {n_train:,} | {'deskewing' if deskew else 'none'} | this run |")
+                         f"{_percent(high)}] | {n_train:,} | {'deskewing' if deskew else 'none'} "
+                         "| this run |")
     matched = {row["model"] for row in rows}
     unmatched = [name for name in MODELS if name in ours and name not in matched]
     unmatched += [name for name in ours if name not in MODELS]

@@ -7,10 +7,8 @@ proportion (:func:`mnistlab.evidence.compare.accuracy_interval`), computed from 
 correct (or wrong) images: the test images of one condition are a sample, and the interval says
 how far another sample of the same size could move the figure.
 
-Colours: :func:`model_styles` gives each model a colour from a colour-blind-safe set (Paul Tol's
-"muted" scheme, https://personal.sron.nl/~pault/, extended with black and two colours of his
-"vibrant" scheme for 12 models) and a distinct marker as a second channel, stable in the order the
-models are given (the registry's report order).
+Colours: :func:`model_styles` gives each model its colour and marker of the project's one
+colour-blind-safe palette (:mod:`mnistlab.reporting.palette`), the same in every figure.
 """
 
 from __future__ import annotations
@@ -22,21 +20,13 @@ import numpy as np
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from mnistlab.evidence.compare import accuracy_interval
+from mnistlab.reporting.palette import model_color, model_marker
 from mnistlab.reporting.plots import plt, save_figure
-
-#: Colour-blind-safe colours, one per model in order: Tol's muted scheme (9), then black and Tol's
-#: vibrant orange and blue.
-PALETTE = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
-           "#AA4499", "#000000", "#EE7733", "#0077BB")
-#: Markers, one per model in order (a second channel besides colour).
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
 
 
 def model_styles(models: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """Model -> (colour, marker), distinct for up to 12 models, then repeating the colours with
-    shifted markers."""
-    return {model: (PALETTE[i % len(PALETTE)], MARKERS[(i + i // len(PALETTE)) % len(MARKERS)])
-            for i, model in enumerate(models)}
+    """Model -> (colour, marker) of :mod:`mnistlab.reporting.palette`."""
+    return {model: (model_color(model), model_marker(model)) for model in models}
 
 
 def wilson(successes: int, n: int) -> tuple[float, float]:
