@@ -59,9 +59,9 @@ def test_a_bad_value_stops_before_anything_is_removed(workspace, baseline, bad, 
 
 @pytest.mark.slow
 def test_queued_sweep_runs_both_experiments_and_only_what_changed(workspace, baseline):
-    """The sweep of docs/threads-and-sweeps.md: queue two values of svm.C, run the queue two at a time with one thread
-    each, compare. Each experiment re-runs only the stages that read the SVMs, and its metrics
-    differ from the baseline's in quality figures only (no timing rows)."""
+    """The sweep of docs/threads-and-sweeps.md: queue two values of svm.C, run the queue two at a
+    time with one thread each, compare. Each experiment re-runs only the stages that read the
+    SVMs, and its metrics differ from the baseline's in quality figures only (no timing rows)."""
     root, env, _ = workspace
     # start from the committed baseline: earlier tests may leave files changed in the workspace
     run(["git", "checkout", "--", "."], root, env)
@@ -83,9 +83,10 @@ def test_queued_sweep_runs_both_experiments_and_only_what_changed(workspace, bas
     if "Failed" in status:
         tails = "\n".join(log[-3000:] for log in logs.values())
         pytest.fail(f"a queued experiment failed:\n{status}\n{tails}")
-    # validate checks the changed params file; compare, robustness and report read the SVMs' results
+    # validate checks the changed params file; compare, robustness, claims and report read the SVMs'
+    # results
     allowed = {"validate", "train_svm@pixels", "train_svm@gabor", "evaluate", "compare", "robustness",
-               "report"}
+               "claims", "report"}
     for name, log in logs.items():
         ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
         assert "train_svm@pixels" in ran and ran <= allowed, (name, ran)

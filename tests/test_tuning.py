@@ -11,12 +11,13 @@ import shutil
 
 import numpy as np
 import pytest
-from support.params import write_params
+from support.params import repo_params, write_params
 
 from mnistlab.cli.main import main
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import read_split
 from mnistlab.core.params import load_params
+from mnistlab.models.torch_models.models import default_sizes
 from mnistlab.models.tuning import FAMILIES, run_study
 
 #: A study of seconds: 2 trials per family, 1 epoch, small spaces.
@@ -24,7 +25,7 @@ TINY = {
     "tune": {
         "n_trials": 2, "seed": 0, "train_size": 600,
         "gabor": {"frequencies": [[0.1, 0.2, 0.3], [0.1, 0.25]], "pool": [4], "pca_components": [50, 100]},
-        "mlp": {"width": [64, 512]},
+        "mlp": {"width": [64, repo_params()["mlp"]["hidden_sizes"][0]]},
         "cnn": {"width": [8], "epochs": [1, 1]},
     },
     "mlp": {"epochs": 1},
@@ -102,12 +103,17 @@ def test_every_family_gets_the_same_number_of_trials_each_recorded(tiny_study):
 
 def test_the_first_trial_is_the_current_setting_when_it_lies_in_the_space(tiny_study):
     _, out, _ = tiny_study
+    current = repo_params()
     svm = json.loads((out / "svm.json").read_text())
-    assert svm["baseline"]["number"] == 0
-    assert svm["trials"][0]["values"]["C"] == 5.0 and svm["trials"][0]["values"]["gamma_factor"] == 1.0
-    mlp = json.loads((out / "mlp.json").read_text())  # hidden_sizes [512], lr 0.002, dropout 0.3
-    assert mlp["trials"][0]["values"] == {"width": 512, "lr": 0.002, "dropout": 0.3}
-    cnn = json.loads((out / "cnn.json").read_text())  # its width 32 is not among the choices [8]
+    assert svm["baseline"]["number"] == 0 and current["svm"]["gamma"] == "scale"
+    assert svm["trials"][0]["values"]["C"] == current["svm"]["C"]
+    assert svm["trials"][0]["values"]["gamma_factor"] == 1.0
+    mlp = json.loads((out / "mlp.json").read_text())
+    mp = current["mlp"]
+    assert mlp["trials"][0]["values"] == {"width": mp["hidden_sizes"][0], "lr": mp["adam"]["lr"],
+                                          "dropout": mp["dropout"]}
+    cnn = json.loads((out / "cnn.json").read_text())  # its first width is not among the choices [8]
+    assert default_sizes("cnn_bn")["channels"][0] != 8
     assert cnn["baseline"] is None and cnn["beats_baseline"] is None
 
 

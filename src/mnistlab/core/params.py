@@ -251,8 +251,8 @@ class MLPParams(Section):
             width = size
         if 4 * n_params > MAX_MODEL_BYTES:
             raise _field_error("hidden_sizes", self.hidden_sizes,
-                               f"{n_params:,} weights ({4 * n_params / 2**20:,.0f} MiB as float32), above the "
-                               f"{MAX_MODEL_BYTES // 2**20} MiB a model file may hold")
+                               f"{n_params:,} weights ({4 * n_params / 2**20:,.0f} MiB as float32), "
+                               f"above the {MAX_MODEL_BYTES // 2**20} MiB a model file may hold")
         return self
 
     @field_validator("patch_size")
