@@ -1,4 +1,4 @@
-"""The ``mnistlab`` command: ``predict``, ``gradcheck``, ``sweep`` and ``claims``.
+"""The ``mnistlab`` command: ``predict``, ``gradcheck``, ``sweep``, ``claims`` and ``tune``.
 
 Each subcommand lives in its own module, which provides ``add_arguments(parser)`` and
 ``run(args) -> int`` (the exit code). User mistakes exit with code 2 and a one-line message, Ctrl-C

@@ -134,8 +134,8 @@ def lenet5(channels: tuple[int, int] = (6, 16), hidden_sizes: tuple[int, int] = 
       radial basis function units with fixed +1/-1 codes and the paper's MAP criterion;
     - **training**: Adam with the recipe of ``torch.models.lenet5`` in params.yaml (and its
       augmentation, ``torch.augment``) instead of stochastic diagonal Levenberg-Marquardt for 20
-      passes; distortions here are random rotation, perspective and shifts, those of the paper's
-      "distortions" row random affine maps.
+      passes; distortions here are random rotations and perspective (and whole-pixel shifts when
+      ``torch.augment.max_shift`` > 0), those of the paper's "distortions" row random affine maps.
     """
     c1, c3 = channels
     f5, f6 = hidden_sizes
@@ -166,10 +166,8 @@ def cnn_bn(channels: tuple[int, ...] = (16, 32, 64), hidden_size: int = 128, dro
     the 7th row and column) -> (N, 576) -> (N, 128) -> (N, 10); 98,554 parameters
     (batch-normalisation scales and shifts included; the running statistics are not parameters).
 
-    The widths are those the CPU budget allows (docs/full-run-and-benchmarks.md): on the committed
-    17,721-image run, 16/32/64 channels trained for 12 epochs scored as high on validation as
-    32/64 channels for 5 epochs, at the same training time per run and 2.5 times faster
-    predictions.
+    The widths are those the CPU budget allows; how they were chosen on the validation split is in
+    docs/tuning.md.
 
     Raises
     ------
