@@ -556,10 +556,15 @@ def test_claim_models_come_from_registry_attributes():
     assert ablation_models() == ("mlp_sgd-he", "mlp_adam-he", "torch_mlp")
 
 
-def test_a_claim_model_missing_from_the_registry_is_a_one_line_error(monkeypatch):
-    monkeypatch.delitem(registry.MODELS, "torch_fnn")
-    with pytest.raises(MnistlabError, match="one model with family='torch', builder='fnn', found none"):
-        evaluate_claims()
+def test_a_claim_model_missing_from_the_registry_is_a_one_line_error():
+    saved = dict(registry.MODELS)
+    del registry.MODELS["torch_fnn"]
+    try:
+        with pytest.raises(MnistlabError, match="one model with family='torch', builder='fnn', found none"):
+            evaluate_claims()
+    finally:  # put the registry back in its order (monkeypatch.delitem would append it at the end)
+        registry.MODELS.clear()
+        registry.MODELS.update(saved)
 
 
 def test_cli_rejects_compare_metrics_that_are_not_an_object_or_not_json(tmp_path, capsys):
