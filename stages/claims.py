@@ -2,7 +2,7 @@
 
 Reads the compare stage's metrics, the robustness stage's per-image correctness and metrics, the
 committed sweep summaries (reports/{seeds,ablation,learning_curve}/sweep.json), params.yaml
-(compare.alpha, compare.seed, compare.n_resamples; and whether each sweep was made with today's
+(compare.alpha, compare.seed, compare.n_resamples; and whether each sweep was made with the current
 params) and dvc.yaml (which params make the models); writes reports/claims.md. The same code as
 ``mnistlab claims`` (:mod:`mnistlab.cli.claims`, :mod:`mnistlab.evidence.claims`); every path comes
 from the command line, and every input must exist (no ``--allow-partial`` here).

@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     mnist_c = evaluate_mnist_c(predictors, all_images, all_labels, deskew, settings.seed, settings.batch_size,
                                settings.mnist_c_dir)
-    print(f"robustness: MNIST-C, 16 sets x {len(all_labels)} images in {time.perf_counter() - start:.1f} s; "
+    sets = len(next(iter(mnist_c.correct.values()), {}))  # the clean set and the corruptions
+    print(f"robustness: MNIST-C, {sets} sets x {len(all_labels)} images in "
+          f"{time.perf_counter() - start:.1f} s; "
           + ", ".join(f"{name} {s:.1f}" for name, s in mnist_c.seconds.items()))
     start = time.perf_counter()
     result = evaluate_robustness(predictors, images, labels, corruptions, deskew, settings.seed,

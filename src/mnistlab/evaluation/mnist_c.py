@@ -267,8 +267,8 @@ def plasma_fractal(
     wrapping around at the borders with ``np.roll``), batched: at each level the new points are the
     mean of their four neighbours plus ``wibble * uniform(-wibble, wibble)``; ``wibble`` starts at
     100 and is divided by ``wibbledecay`` per level. Each map is shifted and scaled by its own
-    minimum and maximum. Computed in float32 (the reference: float64), which is three times faster
-    and changes the [0, 1] map by about 1e-7.
+    minimum and maximum. Computed in float32 (the reference: float64), for speed; the [0, 1] map
+    changes by rounding only.
 
     Parameters
     ----------

@@ -16,7 +16,7 @@ writes ``reports/claims.md``. Files only are read, no DVC call:
   (two-level bootstrap over seeds and test images when the runs hold per-image results, McNemar for
   a fit the seed does not change, the paired t over seeds otherwise) and, for the ablation, the
   paired t of each dropout / weight-decay arm against the arm with neither;
-- ``params.yaml``: whether each sweep was made with today's params, compared on the sections of the
+- ``params.yaml``: whether each sweep was made with the current params, compared on the sections of the
   stages that make the models (:func:`training_sections`, read from dvc.yaml by the command and
   written on the stage's command line, since DVC takes no dvc.yaml as a dependency;
   :func:`mnistlab.evidence.sweep_report.params_differences`); a claim resting on a sweep made with
@@ -812,7 +812,7 @@ def _keys(differ: list[str]) -> str:
 
 def _made_with(rows: list[dict], sweeps: Sweeps, today: dict | None, training: list[str] | None,
                paths: dict, ablation: bool) -> list[str]:
-    """Notes on the sweeps a claim's evidence comes from: made with today's params or not (which
+    """Notes on the sweeps a claim's evidence comes from: made with the current params or not (which
     keys differ; their values are in :func:`describe_sweeps`), and how to re-run them."""
     out = []
     for source in dict.fromkeys(r["source"] for r in rows if r["source"] in ("seeds", "learning_curve",
@@ -837,14 +837,14 @@ def _made_with(rows: list[dict], sweeps: Sweeps, today: dict | None, training: l
                        "values under *The sweeps* above), so its rows describe that recipe, not what the "
                        f"pipeline trains now. Re-run it: {NEEDS[source].split(': ', 1)[1]}.")
         else:
-            out.append(f"Rests on {name}, made with today's params (the keys of the stages that make the "
+            out.append(f"Rests on {name}, made with the current params (the keys of the stages that make the "
                        "models).")
     return out
 
 
 def describe_sweeps(data: dict[str, dict | None], today: dict | None, training: list[str] | None,
                     paths: dict | None = None) -> list[str]:
-    """One paragraph per sweep for the report: its runs and seeds, whether it was made with today's
+    """One paragraph per sweep for the report: its runs and seeds, whether it was made with the current
     params (each key that differs, with both values) and the notes its own report gives."""
     paths = {"seeds": "reports/seeds/sweep.json", "ablation": "reports/ablation/sweep.json",
              "learning_curve": "reports/learning_curve/sweep.json", **(paths or {})}
@@ -857,7 +857,7 @@ def describe_sweeps(data: dict[str, dict | None], today: dict | None, training: 
         seeds = sorted({fmt_seed(r.params.get(sweep["seed_param"])) for r in runs})
         varying = ", ".join(f"`{k}`" for k in sweep.get("varying_params") or []) or "the seed only"
         differ = sweep_differences(sweep, today, training)
-        made = ("today's params.yaml was not read" if differ is None else "made with today's params"
+        made = ("today's params.yaml was not read" if differ is None else "made with the current params"
                 if not differ else f"made with other params than today's params.yaml: {'; '.join(differ)}")
         own = [n for n in sweep.get("notes") or [] if not n.startswith("Made with other params")]
         out.append(f"- **{SOURCES[source]}** (`{paths[source]}`): {len(runs)} runs, seeds "
