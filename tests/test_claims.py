@@ -406,7 +406,7 @@ def test_a_claim_resting_on_a_sweep_made_with_other_params_names_the_keys():
     same = {**today, "mlp.epochs": 15}
     b = next(c for c in evaluate_claims(seeds=sweep, today=same, training=["mlp", "svm", "seed"])
              if c["key"] == "b")
-    assert ("Rests on the seed sweep (`reports/seeds/sweep.json`), made with today's params"
+    assert ("Rests on the seed sweep (`reports/seeds/sweep.json`), made with the current params"
             in " ".join(b["notes"]))
 
 
