@@ -30,8 +30,8 @@ import numpy as np
 import torch
 
 from mnistlab.core.curves import CurveLogger, check_finite
+from mnistlab.core.io import read_split
 from mnistlab.core.params import load_params
-from mnistlab.data.prepare import load_split
 from mnistlab.models.torch_models import train as torch_train
 from mnistlab.models.torch_models.models import build_model
 from mnistlab.models.torch_models.train import shuffled_batches
@@ -44,7 +44,7 @@ from mnistlab.nn.optim import Adam
 def load_data(folder: str) -> tuple[np.ndarray, np.ndarray]:
     """Training images (N, 784) float32 and labels (N,) int64; random ones if ``folder`` is missing."""
     if (Path(folder) / "train.npz").is_file():
-        split = load_split(Path(folder) / "train.npz")
+        split = read_split(Path(folder) / "train.npz")
         return split.x.reshape(len(split.x), -1), split.y.astype(np.int64)
     print(f"# {folder}/train.npz not found: using 17,721 random images")
     rng = np.random.default_rng(0)

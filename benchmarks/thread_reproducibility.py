@@ -34,11 +34,11 @@ import json, sys
 import numpy as np
 from mnistlab.core.runtime import limit_threads
 limit_threads()
-from mnistlab.data.prepare import load_split
 from mnistlab.core.params import load_params
+from mnistlab.core.io import read_split
 name, data, out, cnn_epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 params = load_params("params.yaml")
-train, val = load_split(f"{data}/train.npz"), load_split(f"{data}/val.npz")
+train, val = read_split(f"{data}/train.npz"), read_split(f"{data}/val.npz")
 if name.startswith("mlp_"):
     from mnistlab.nn.train import train_mlp
     opt, init = name[4:].split("-")

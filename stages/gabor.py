@@ -16,10 +16,9 @@ import argparse
 import time
 from pathlib import Path
 
-from mnistlab.core.io import save_npz
+from mnistlab.core.io import read_split, save_npz
 from mnistlab.core.params import load_params
 from mnistlab.core.runtime import stage
-from mnistlab.data.prepare import load_split
 from mnistlab.features.gabor import GaborFeatures, save_transformer
 from mnistlab.reporting.plots import plot_filter_bank
 
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     features = GaborFeatures.from_params(load_params(args.params).gabor)
-    splits = {"train": load_split(args.train), "val": load_split(args.val)}
+    splits = {"train": read_split(args.train), "val": read_split(args.val)}
     out, start = Path(args.out), time.perf_counter()
     x = {"train": features.fit_transform(splits["train"].x)}
     x["val"] = features.transform(splits["val"].x)

@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnistlab.core.io import write_json
+from mnistlab.core.io import read_split, write_json
 from mnistlab.core.params import load_params
 from mnistlab.core.runtime import stage
-from mnistlab.data.prepare import load_split
 from mnistlab.nn.init import INITS
 from mnistlab.nn.train import OPTIMIZERS, train_mlp
 
@@ -31,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
-    train, val = load_split(args.train), load_split(args.val)
+    train, val = read_split(args.train), read_split(args.val)
     model, metrics = train_mlp(params.mlp, args.optimizer, args.init, (train.x, train.y), (val.x, val.y),
                                seed=params.seed, curves_dir=args.curves)
     model.save(args.model)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnistlab.core.io import write_json
+from mnistlab.core.io import read_split, write_json
 from mnistlab.core.params import load_params
 from mnistlab.core.runtime import stage
-from mnistlab.data.prepare import load_split, stratified_subset
+from mnistlab.data.prepare import stratified_subset
 from mnistlab.features.gabor import load_features, load_transformer
 from mnistlab.features.pixels import PixelFeatures
 from mnistlab.models.svm import SVMModel, fit_svm, save_svm
@@ -23,7 +23,7 @@ def features(kind: str, args: argparse.Namespace, resolution: int):
     """The feature step and the train/validation feature matrices and labels."""
     if kind == "pixels":
         front = PixelFeatures(resolution)
-        train, val = load_split(args.train), load_split(args.val)
+        train, val = read_split(args.train), read_split(args.val)
         return front, front.transform(train.x), train.y, front.transform(val.x), val.y
     (x_train, y_train), (x_val, y_val) = (load_features(path)
                                           for path in (args.train, args.val))

@@ -14,7 +14,7 @@ from test_evidence_agreement import scan, verdict_rows
 
 from mnistlab.cli.main import main as cli_main
 from mnistlab.core.errors import MnistlabError
-from mnistlab.core.io import write_json
+from mnistlab.core.io import read_split, write_json
 from mnistlab.evidence.claims import (
     NEEDS,
     OVERFIT_COMMANDS,
@@ -592,13 +592,12 @@ def test_train_eval_index_is_a_fixed_evenly_spaced_subset():
 
 def test_the_numpy_net_records_its_eval_mode_training_figures(prepared_dir):
     from mnistlab.core.params import load_params
-    from mnistlab.data.prepare import load_split
     from mnistlab.nn.train import loss_and_accuracy, train_eval_index, train_mlp
 
     mlp = load_params(REPO / "params.yaml").mlp
     small = mlp.model_copy(update={"hidden_sizes": [32], "epochs": 1, "log_every_images": 1280,
                                    "dropout": 0.5, "adam": mlp.adam.model_copy(update={"batch_size": 64})})
-    train, val = load_split(prepared_dir / "train.npz"), load_split(prepared_dir / "val.npz")
+    train, val = read_split(prepared_dir / "train.npz"), read_split(prepared_dir / "val.npz")
     model, metrics = train_mlp(small, "adam", "he", (train.x, train.y), (val.x, val.y))
     index = train_eval_index(len(train.y))
     loss, accuracy = loss_and_accuracy(model, train.x[index], train.y[index].astype(np.intp))  # dropout off

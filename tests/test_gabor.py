@@ -18,8 +18,9 @@ from support.params import write_params
 from support.paths import REPO
 
 from mnistlab.core.errors import InputError, MnistlabError
+from mnistlab.core.io import read_split
 from mnistlab.core.params import load_params
-from mnistlab.data.prepare import load_split, scale
+from mnistlab.data.prepare import scale
 from mnistlab.features.filters import extract_features, response_modulus
 from mnistlab.features.gabor import (
     GaborFeatures,
@@ -315,11 +316,11 @@ def test_stage_writes_features_transformer_and_filter_bank(prepared_dir, tmp_pat
         with np.load(tmp_path / "a" / "features" / f"{split}.npz") as data:
             assert data["x"].shape == (n, 50) and data["x"].dtype == np.float32
             assert data["y"].dtype == np.uint8
-            np.testing.assert_array_equal(data["y"], load_split(prepared_dir / f"{split}.npz").y)
+            np.testing.assert_array_equal(data["y"], read_split(prepared_dir / f"{split}.npz").y)
     assert not (tmp_path / "a" / "features" / "test.npz").exists()
     features = load_transformer(tmp_path / "a" / "features" / "gabor.skops")
     with np.load(tmp_path / "a" / "features" / "val.npz") as data:
-        val = load_split(prepared_dir / "val.npz").x
+        val = read_split(prepared_dir / "val.npz").x
         np.testing.assert_allclose(features.transform(val), data["x"], atol=1e-5)
     png = tmp_path / "a" / "gabor_filter_bank.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

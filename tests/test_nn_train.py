@@ -10,8 +10,8 @@ from support.params import write_params
 from support.paths import REPO
 
 from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import read_split
 from mnistlab.core.params import load_params
-from mnistlab.data.prepare import load_split
 from mnistlab.models.registry import load_model
 from mnistlab.nn import gradcheck
 from mnistlab.nn.layers import ShapeError
@@ -27,7 +27,7 @@ SMALL = _MLP.model_copy(update={
 
 @pytest.fixture(scope="module")
 def splits(prepared_dir):
-    train, val = load_split(prepared_dir / "train.npz"), load_split(prepared_dir / "val.npz")
+    train, val = read_split(prepared_dir / "train.npz"), read_split(prepared_dir / "val.npz")
     return (train.x, train.y), (val.x, val.y)
 
 

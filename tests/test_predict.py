@@ -19,7 +19,8 @@ from mnistlab.cli import predict
 from mnistlab.cli.images import MAX_PIXELS, MAX_SIDE, read_image, shrink
 from mnistlab.cli.main import main
 from mnistlab.cli.predict import default_deskew, to_mnist
-from mnistlab.data.prepare import deskew, load_split, scale
+from mnistlab.core.io import read_split
+from mnistlab.data.prepare import deskew, scale
 from mnistlab.features.pixels import PixelFeatures
 from mnistlab.models.svm import SVMModel, fit_svm, save_svm
 
@@ -255,7 +256,7 @@ def test_shrink_leaves_small_images_alone():
 @pytest.fixture(scope="module")
 def svm_model(prepared_dir, tmp_path_factory):
     """A pixel SVM trained on the sample's prepared (deskewed) splits, saved as it is in models/."""
-    train, val = load_split(prepared_dir / "train.npz"), load_split(prepared_dir / "val.npz")
+    train, val = read_split(prepared_dir / "train.npz"), read_split(prepared_dir / "val.npz")
     front = PixelFeatures(14)
     classifier, _ = fit_svm(front.transform(train.x), train.y, front.transform(val.x), val.y,
                             C=5.0, gamma="scale")

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import read_split
 from mnistlab.data.prepare import (
     deskew,
     downsample,
     label_counts,
-    load_split,
     prepare,
     scale,
     stratified_subset,
@@ -15,7 +15,7 @@ from mnistlab.data.prepare import (
 
 def test_prepared_splits_have_the_documented_format(prepared_dir):
     for name, n in (("train", 2000), ("val", 500), ("test", 500)):
-        split = load_split(prepared_dir / f"{name}.npz")
+        split = read_split(prepared_dir / f"{name}.npz")
         assert split.x.shape == (n, 28, 28) and split.x.dtype == np.float32
         with np.load(prepared_dir / f"{name}.npz") as data:
             assert sorted(data.files) == ["x", "y"]  # 14x14 copies belong to the models that use them
@@ -93,4 +93,4 @@ def test_label_counts(sample_train, sample_test):
 
 def test_missing_prepared_split(tmp_path):
     with pytest.raises(MnistlabError, match="dvc repro prepare"):
-        load_split(tmp_path / "train.npz")
+        read_split(tmp_path / "train.npz")

@@ -14,8 +14,7 @@ from support.params import write_params
 from support.paths import REPO
 
 from mnistlab.core.errors import InputError, MnistlabError
-from mnistlab.core.io import save_npz
-from mnistlab.data.prepare import load_split
+from mnistlab.core.io import read_split, save_npz
 from mnistlab.features.gabor import GaborFeatures, load_transformer, save_transformer
 from mnistlab.features.pixels import PixelFeatures
 from mnistlab.models import svm as svm_module
@@ -33,7 +32,7 @@ from mnistlab.models.svm import (
 @pytest.fixture(scope="module")
 def pixels(prepared_dir):
     """14x14 pixel features of the prepared sample: (x_train, y_train, x_val, y_val, test split)."""
-    train, val, test = (load_split(prepared_dir / f"{s}.npz") for s in ("train", "val", "test"))
+    train, val, test = (read_split(prepared_dir / f"{s}.npz") for s in ("train", "val", "test"))
     front = PixelFeatures(14)
     return front.transform(train.x), train.y, front.transform(val.x), val.y, test
 
@@ -121,7 +120,7 @@ def test_pixel_features_moved_to_features():
 
 
 def test_gabor_transformer_round_trip_same_bytes(prepared_dir, tmp_path):
-    images = load_split(prepared_dir / "train.npz").x[:300]
+    images = read_split(prepared_dir / "train.npz").x[:300]
     features = GaborFeatures(pca_components=20)
     features.fit(images)
     save_transformer(tmp_path / "a.skops", features)
@@ -154,7 +153,7 @@ def stage_main():
 def test_stage_trains_both_feature_kinds(prepared_dir, tmp_path):
     params = tmp_path / "params.yaml"
     write_params(params, {"seed": 0, "svm": {"train_size": 600}})
-    x = {s: load_split(prepared_dir / f"{s}.npz") for s in ("train", "val", "test")}
+    x = {s: read_split(prepared_dir / f"{s}.npz") for s in ("train", "val", "test")}
     features = GaborFeatures(pca_components=20)
     save_npz(tmp_path / "features" / "train.npz", x=features.fit_transform(x["train"].x), y=x["train"].y)
     save_npz(tmp_path / "features" / "val.npz", x=features.transform(x["val"].x), y=x["val"].y)

@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from mnistlab.core.constants import N_CLASSES
 from mnistlab.core.errors import MnistlabError
-from mnistlab.core.io import Split, read_split, write_split
+from mnistlab.core.io import Split, write_split
 
 
 def scale(images: np.ndarray) -> np.ndarray:
@@ -217,8 +217,6 @@ def save_splits(splits: dict[str, Split], folder: str | os.PathLike) -> None:
         write_split(Path(folder) / f"{name}.npz", split)
 
 
-#: The reader of :func:`save_splits`'s files, :func:`mnistlab.core.io.read_split`, under its former name.
-load_split = read_split
 
 
 def label_counts(splits: dict[str, Split]) -> list[dict[str, int]]:
