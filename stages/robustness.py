@@ -16,8 +16,8 @@ the models see it. Writes:
   severity as the models see it; ``--mnist-c-figure``: PNG, MNIST-C errors with intervals;
   ``--mnist-c-strip``: PNG, one digit under each MNIST-C corruption, made and as seen;
 - ``--report``: Markdown, MNIST-C errors beside the published figures and the graded curves;
-- ``--correct``: ``.npz`` of per-image correctness on the graded conditions, bool (conditions, N) per
-  model, for paired tests;
+- ``--correct``: ``.npz`` of per-image correctness, for paired tests: on the graded conditions,
+  bool (conditions, N) per model; on MNIST-C, bool (sets, M) per model (``save_correct``);
 - ``--paired`` (optional): CSV of paired tests (McNemar, bootstrap interval) of the SVM on raw
   pixels against the SVM on Gabor features (:func:`mnistlab.evidence.robustness_pairs.svm_pair`)
   on the clean images and every rotation and scaling severity.
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
                              PUBLISHED, PUBLISHED_SOURCE, links)
     with atomic_path(args.report) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
-    save_correct(args.correct, result, index)
+    save_correct(args.correct, result, index, mnist_c)
     if args.paired:
         model_a, model_b = svm_pair()
         write_csv(args.paired, paired_tests(result, model_a, model_b, PAIRED_FAMILIES, settings.seed,

@@ -29,6 +29,7 @@ from mnistlab.evidence.claims import (
     model,
     numpy_net,
     overfit_problems,
+    read_robustness_correct,
     robustness_rows,
     row,
     sweep_differences,
@@ -370,8 +371,8 @@ def test_claim_g_tests_the_drop_from_clean_for_every_family(claims):
         ("robustness to frequency (scale)", "single run, 2,000 test images, scale x0.6", "not supported"),
         ("robustness to blur (not claimed)", "single run, 2,000 test images, blur sigma 1", "contradicted"),
         ("MNIST-C corruptions (not claimed)", "single run, MNIST-C fog",
-         "not tested: the robustness stage saves MNIST-C error rates only, not which images each model gets "
-         "right, so no paired test")]
+         "not tested: the robustness stage's file holds no MNIST-C correctness per image (made before it was "
+         "saved, or from official sets of unequal size), so no paired test")]
     rotation, scale, blur, fog = rows
     assert (rotation["a"], rotation["b"]) == ("svm_gabor", "svm_pixels")
     assert rotation["quantity"] == "accuracy_drop"
@@ -521,6 +522,33 @@ def test_cli_rejects_a_file_that_is_not_a_sweep(tmp_path, capsys):
     assert err.value.code == 2
     assert capsys.readouterr().err.strip() == (f"error: {tmp_path / 'bad.json'}: not the JSON of `mnistlab "
                                                "sweep` (no experiments or seed_param)")
+
+
+def test_mnist_c_correctness_gives_a_paired_drop_test_per_corruption(tmp_path):
+    """With the MNIST-C correctness in the robustness stage's file, claim g tests every corruption:
+    on fog the pixel SVM drops 28 points and the Gabor SVM 1 (on 2,000 images), on zigzag both 5."""
+    sets = np.array(["identity", "fog", "zigzag"])
+    mnist_c = {"svm_pixels": np.stack([right(1960), right(1400), right(1860)]),
+               "svm_gabor": np.stack([right(1980), right(1960), right(1880)])}
+    write_correct(tmp_path / "correct.npz")
+    with np.load(tmp_path / "correct.npz") as data:
+        extra = {**{k: data[k] for k in data.files}, "mnist_c_sets": sets,
+                 **{f"mnist_c.{k}": v for k, v in mnist_c.items()}}
+    np.savez(tmp_path / "correct.npz", **extra)
+    correct = read_robustness_correct(tmp_path / "correct.npz")
+    assert correct["mnist_c"]["sets"] == ["identity", "fog", "zigzag"]
+    claims = {c["key"]: c for c in evaluate_claims(COMPARE, correct, None, None, None,
+                                                   mnist_c=ROBUSTNESS_METRICS, n_resamples=4000)}
+    fog, zigzag = [r for r in claims["g"]["rows"] if r["part"] == "MNIST-C corruptions (not claimed)"]
+    assert fog["evidence"] == "single run, 2,000 test images, MNIST-C fog"
+    assert (fog["value_a"], fog["value_b"], fog["diff"]) == pytest.approx((0.01, 0.28, -0.27))
+    assert fog["ci_high"] < 0 and fog["p_value"] < 0.001  # the Gabor SVM drops less
+    assert zigzag["diff"] == 0 and zigzag["ci_low"] < 0 < zigzag["ci_high"]
+    assert claims["g"]["family"]["size"] == 3 + 2  # three graded conditions and two MNIST-C sets
+
+    np.savez(tmp_path / "bad.npz", **{**extra, "mnist_c.svm_gabor": np.ones((2, N_IMAGES), bool)})
+    with pytest.raises(MnistlabError, match="bad.npz: expected MNIST-C set names"):
+        read_robustness_correct(tmp_path / "bad.npz")
 
 
 def test_cli_rejects_robustness_correctness_without_the_two_svms(tmp_path, capsys):

@@ -346,6 +346,11 @@ def test_stage_writes_every_output(tmp_path, sample_train, monkeypatch):
         assert data["mlp_sgd-he"].shape == (1 + 7, 300) and data["mlp_sgd-he"].dtype == bool
         assert list(data["corruption"][:2]) == ["clean", "rotation"] and len(data["test_index"]) == 300
         assert data["mlp_sgd-he"][0].mean() == pytest.approx(metrics["mlp_sgd-he"]["clean"], abs=1e-5)
+        assert list(data["mnist_c_sets"]) == ["identity", *MNIST_C]  # all 2,000 digits, every set
+        per_set = data["mnist_c.mlp_sgd-he"]
+        assert per_set.shape == (16, 2000) and per_set.dtype == bool
+        assert 1 - per_set.mean(axis=1) == pytest.approx(
+            [metrics["mlp_sgd-he"]["mnist_c"][c] for c in ["clean", *MNIST_C]], abs=1e-4)
 
 
 def test_stage_compares_the_two_svms_on_rotation_and_scale(tmp_path, sample_train, monkeypatch):
@@ -389,6 +394,8 @@ def test_stage_scores_the_official_mnist_c_files_when_given(tmp_path, sample_tra
     errors = json.loads(out["metrics"].read_text())["mlp_sgd-he"]["mnist_c"]
     assert set(errors) == {"clean", *MNIST_C, "mce", "relative_mce"}
     assert len({errors[c] for c in MNIST_C}) == 1  # the same blank images, labelled 7, for every corruption
+    with np.load(out["correct"]) as data:  # 12 corrupted images against 2,000 clean: no pairing by image
+        assert "mnist_c_sets" not in data.files and "mlp_sgd-he" in data.files
     (tmp_path / "again").mkdir()
     with pytest.raises(SystemExit):  # a missing folder: one line naming the key, nothing written
         run_stage(tmp_path / "again", models, monkeypatch, mnist_c_dir=str(tmp_path / "nowhere"))

@@ -211,7 +211,12 @@ def test_read_runs_with_a_fake_dvc(tmp_path, monkeypatch):
             self.rev = rev
 
         def read_text(self, path):
-            if "mlp_sgd" not in path:
+            if path == "metrics/train/mlp_sgd-he.json":  # eval-mode figures; a bool is no number
+                return ('{"val_accuracy": 0.98, "val_loss": 0.07, "train_eval_accuracy": 0.995, '
+                        '"train_eval_loss": 0.02, "train_seconds": 3.0}')
+            if path == "metrics/train/mlp_adam-he.json":
+                return '{"val_accuracy": true, "val_loss": NaN, "train_eval_accuracy": "x"}'
+            if "mlp_sgd" not in path or path.endswith(".json"):
                 raise FileNotFoundError(path)
             return curve.format(kind=path.rsplit("/", 1)[1].removesuffix(".tsv"))
 
@@ -224,6 +229,10 @@ def test_read_runs_with_a_fake_dvc(tmp_path, monkeypatch):
     assert runs[0].values[("mlp_sgd-he", "updates_to_5pct")] == 200
     assert ("mlp_sgd-he", "updates_to_2pct") not in runs[0].values
     assert ("mlp_adam-he", "updates_to_5pct") not in runs[0].values
+    assert {q: runs[0].values[("mlp_sgd-he", q)] for q in sweep.TRAIN_METRICS} == {
+        "val_accuracy": 0.98, "val_loss": 0.07, "train_eval_accuracy": 0.995, "train_eval_loss": 0.02}
+    assert ("mlp_sgd-he", "train_seconds") not in runs[0].values
+    assert not any(m == "mlp_adam-he" and q in sweep.TRAIN_METRICS for m, q in runs[0].values)
 
 
 def test_plot_uses_log_x_beyond_tenfold_and_points_without_a_param(monkeypatch):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab.core.constants import IDENTITY, MNIST_C_KEY, MNIST_C_SETS
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import save_npz
 from mnistlab.data.idx import read_pair
@@ -223,16 +224,35 @@ def curve_rows(result: RobustnessResult, corruptions: Mapping[str, Sequence[floa
     return rows
 
 
-def save_correct(path: str | os.PathLike, result: RobustnessResult, index: np.ndarray) -> None:
-    """Write the per-image correctness as ``.npz``: one bool array (conditions, N) per model name,
-    with ``corruption`` (str), ``severity`` (float64) per condition, ``labels`` and ``test_index``."""
+def save_correct(path: str | os.PathLike, result: RobustnessResult, index: np.ndarray,
+                 mnist_c: MnistCResult | None = None) -> None:
+    """Write the per-image correctness as ``.npz``.
+
+    Graded conditions: one bool array (conditions, N) per model name, with ``corruption`` (str),
+    ``severity`` (float64) per condition, ``labels`` and ``test_index`` (the subset's indices into
+    the test files). MNIST-C, when given: :data:`MNIST_C_SETS` (str, the set names, :data:`IDENTITY`
+    first) and one bool array (sets, M) per model under ``mnist_c.<model>`` (all M test images);
+    left out when the sets differ in size, as they cannot then be paired image by image.
+
+    Raises
+    ------
+    MnistlabError
+        If a model name clashes with one of the file's other keys.
+    """
     names = np.array([name for name, _ in result.conditions])
     severities = np.array([severity for _, severity in result.conditions], dtype=np.float64)
-    reserved = {"corruption", "severity", "labels", "test_index"} & result.correct.keys()
+    reserved = {"corruption", "severity", "labels", "test_index", MNIST_C_SETS} & result.correct.keys()
     if reserved:
         raise MnistlabError(f"model name {sorted(reserved)[0]!r} clashes with a key of {path}")
+    extra: dict[str, np.ndarray] = {}
+    lengths = {len(c) for per_set in (mnist_c.correct.values() if mnist_c else ()) for c in per_set.values()}
+    if len(lengths) == 1:  # sets of unequal size (official files cut short) cannot be paired by image
+        sets = list(next(iter(mnist_c.correct.values())))
+        extra[MNIST_C_SETS] = np.array(sets)
+        for model, per_set in mnist_c.correct.items():
+            extra[MNIST_C_KEY.format(model=model)] = np.stack([np.asarray(per_set[s], dtype=bool) for s in sets])
     save_npz(path, corruption=names, severity=severities, labels=result.labels, test_index=index,
-             **result.correct)
+             **result.correct, **extra)
 
 
 def corruption_strip(
@@ -295,10 +315,6 @@ def curve_counts(
 
 
 # -- MNIST-C ------------------------------------------------------------------------------------
-
-#: Name of the uncorrupted MNIST-C set (the official archive's folder name).
-IDENTITY = "identity"
-
 
 def mnist_c_sets(
     images: np.ndarray, labels: np.ndarray, seed: int, official: str | os.PathLike | None = None

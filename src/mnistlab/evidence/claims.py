@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab.core.constants import IDENTITY, MNIST_C_KEY, MNIST_C_SETS
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import atomic_path, read_json
 from mnistlab.evidence.compare import family_sentence, format_level, format_p, mcnemar_counts
@@ -571,11 +572,48 @@ def robustness_rows(correct: dict | None, path: str = "data/evaluation/robustnes
     return out
 
 
-def mnist_c_rows(metrics: dict | None, path: str = "metrics/robustness.json") -> list[dict]:
-    """The MNIST-C corruptions, described and not tested: the drop from clean accuracy of each SVM
-    from the error rates of ``metrics/robustness.json`` (no per-image results are saved for them)."""
+def mnist_c_rows(metrics: dict | None, path: str = "metrics/robustness.json", correct: dict | None = None,
+                 seed: int = 0, n_resamples: int = N_RESAMPLES) -> list[dict]:
+    """The Gabor SVM (A) against the pixel SVM (B) on each MNIST-C corruption: the drop from clean
+    accuracy (the ``identity`` set).
+
+    Parameters
+    ----------
+    metrics : dict or None
+        ``metrics/robustness.json``: the error rates, for rows described and not tested when
+        ``correct`` is None.
+    path : str
+        The file named in a "needs" verdict.
+    correct : dict or None
+        The ``mnist_c`` part of :func:`read_robustness_correct`: per-image correctness, for the paired
+        test of :func:`drop_difference` on every corruption.
+    seed, n_resamples : int
+        Of the bootstraps.
+    """
     gabor, pixels = model("gabor_svm"), model("pixel_svm")
     part = "MNIST-C corruptions (not claimed)"
+    if correct is not None:
+        sets = correct["sets"]
+        clean, a, b = sets.index(IDENTITY), correct[gabor], correct[pixels]
+        out = []
+        for i, name in enumerate(sets):
+            if i == clean:
+                continue
+            first = drop_difference(a[clean], a[i], b[clean], b[i], seed, n_resamples)
+
+            def test(level: float, i=i) -> dict:
+                r = drop_difference(a[clean], a[i], b[clean], b[i], seed, n_resamples, level)
+                return {"diff": r["diff"], "ci_low": r["low"], "ci_high": r["high"], "p_value": r["p_value"]}
+
+            out.append(row(part, gabor, pixels, DROP,
+                           f"single run, {first['n']:,} test images, MNIST-C {name.replace('_', ' ')}",
+                           source="robustness", value_a=first["drop_a"], value_b=first["drop_b"],
+                           diff=first["diff"], test=test,
+                           method="paired bootstrap of the images' drop differences",
+                           detail=f"clean {100 * first['clean_a']:.2f} % / {100 * first['clean_b']:.2f} %, "
+                                  f"corrupted {100 * first['corrupt_a']:.2f} % / "
+                                  f"{100 * first['corrupt_b']:.2f} %"))
+        return out
     if metrics is None:
         return [row(part, gabor, pixels, DROP, "MNIST-C", source="robustness",
                     verdict=NEEDS["robustness"].format(path=path))]
@@ -590,8 +628,9 @@ def mnist_c_rows(metrics: dict | None, path: str = "metrics/robustness.json") ->
         drop_b = errors[pixels][name] - errors[pixels][CLEAN]
         out.append(row(part, gabor, pixels, DROP, f"single run, MNIST-C {name.replace('_', ' ')}",
                        source="robustness", value_a=drop_a, value_b=drop_b, diff=drop_a - drop_b,
-                       verdict="not tested: the robustness stage saves MNIST-C error rates only, not which "
-                               "images each model gets right, so no paired test"))
+                       verdict="not tested: the robustness stage's file holds no MNIST-C correctness per image "
+                               "(made before it was saved, or from official sets of unequal size), so no "
+                               "paired test"))
     return out
 
 
@@ -707,7 +746,8 @@ def evaluate_claims(compare=None, robustness=None, seeds=None, ablation=None, le
         Input name (``compare``, ``robustness``, ``mnist_c``, ``seeds``, ``ablation``,
         ``learning_curve``) -> the file named in the report.
     mnist_c : dict or None
-        ``metrics/robustness.json``, for the MNIST-C rows of claim g (described, not tested).
+        ``metrics/robustness.json``, for the MNIST-C rows of claim g when ``robustness`` holds no
+        MNIST-C correctness (then described, not tested).
     today : dict or None
         Today's flattened params.yaml (:func:`today_params`): a claim resting on a sweep made with
         other params says which keys differ; None: not compared.
@@ -772,7 +812,8 @@ def evaluate_claims(compare=None, robustness=None, seeds=None, ablation=None, le
         parts["e"] += accuracy(f"{a} beats {b}", a, b)
     parts["f"] = _claim_f(ablation, paths["ablation"], notes["f"])
     parts["g"] = (robustness_rows(robustness, paths["robustness"], seed, n_resamples, robustness_note)
-                  + mnist_c_rows(mnist_c, paths["mnist_c"]))
+                  + mnist_c_rows(mnist_c, paths["mnist_c"], (robustness or {}).get("mnist_c"), seed,
+                                 n_resamples))
     out = []
     for key, (title, statement, source) in CLAIMS.items():
         family = judge(parts[key], alpha)
@@ -1025,8 +1066,9 @@ def read_robustness_correct(path: str | os.PathLike) -> dict | None:
     -------
     dict or None
         ``conditions``: list of ``(family, severity)``, the clean images ``("clean", 0.0)`` among
-        them; and, for the pixel and the Gabor SVM of the registry, ndarray of bool, shape
-        (conditions, N).
+        them; for the pixel and the Gabor SVM of the registry, ndarray of bool, shape
+        (conditions, N); ``mnist_c``: their correctness on the MNIST-C sets
+        (:func:`_read_mnist_c_correct`), or None.
 
     Raises
     ------
@@ -1061,4 +1103,28 @@ def read_robustness_correct(path: str | os.PathLike) -> dict | None:
                             "SVMs on the same images")
     if any(not math.isfinite(s) for _, s in conditions):
         raise MnistlabError(f"{path}: a severity is not a finite number")
-    return {"conditions": conditions, **arrays}
+    return {"conditions": conditions, **arrays, "mnist_c": _read_mnist_c_correct(path, names)}
+
+
+def _read_mnist_c_correct(path, names: tuple[str, str]) -> dict | None:
+    """The MNIST-C part of the robustness stage's ``--correct`` file: ``{"sets": [...], <svm>:
+    ndarray of bool, shape (sets, M)}`` for the two SVMs, or None when the file has none (written
+    before MNIST-C correctness was saved).
+
+    Raises
+    ------
+    MnistlabError
+        One line naming the file when the MNIST-C arrays are malformed.
+    """
+    keys = {name: MNIST_C_KEY.format(model=name) for name in names}
+    with np.load(path, allow_pickle=False) as data:
+        if MNIST_C_SETS not in data.files or not set(keys.values()) <= set(data.files):
+            return None
+        sets, arrays = data[MNIST_C_SETS], {name: data[key] for name, key in keys.items()}
+    k = len(sets)
+    if sets.ndim != 1 or IDENTITY not in sets.tolist() or not all(
+            a.ndim == 2 and a.shape[0] == k and a.shape[1] > 0 and a.dtype == np.bool_ for a in arrays.values()) \
+            or len({a.shape for a in arrays.values()}) != 1:
+        raise MnistlabError(f"{path}: expected MNIST-C set names with '{IDENTITY}' among them and bool arrays "
+                            "of shape (sets, images) for both SVMs")
+    return {"sets": [str(x) for x in sets], **arrays}

@@ -77,15 +77,20 @@ UPDATES_TO = tuple(f"updates_to_{round(100 * t)}pct" for t in THRESHOLDS)
 EPOCHS_TO = tuple(f"epochs_to_{round(100 * t)}pct" for t in THRESHOLDS)
 CURVE_EXTRAS = ("best_val_error", "final_val_error", "train_val_gap", "val_loss_rise", *EPOCHS_TO,
                 *UPDATES_TO, "total_updates", "total_images")
-QUANTITIES = QUALITY_METRICS + CURVE_QUANTITIES + CURVE_EXTRAS
+#: Figures of ``metrics/train/<model>.json`` at the weights each model keeps: validation accuracy and
+#: loss, and the same on a fixed subset of the training split in evaluation mode (dropout off, no
+#: shifts), for the overfitting gap of claim f.
+TRAIN_METRICS = ("val_accuracy", "val_loss", "train_eval_accuracy", "train_eval_loss")
+QUANTITIES = QUALITY_METRICS + CURVE_QUANTITIES + CURVE_EXTRAS + TRAIN_METRICS
 LOWER_IS_BETTER = {"log_loss", "ece", *CURVE_QUANTITIES, "best_val_error", "final_val_error", "train_val_gap",
-                   "val_loss_rise", *EPOCHS_TO, *UPDATES_TO}
+                   "val_loss_rise", *EPOCHS_TO, *UPDATES_TO, "val_loss", "train_eval_loss"}
 #: Where a crossing quantity that was never reached is censored: the run's last logged value.
 CENSOR_AT = {**{q: "total_images" for q in CURVE_QUANTITIES[:3]}, **{q: "total_updates" for q in UPDATES_TO}}
 META_COLUMNS = {"Experiment", "rev", "typ", "Created", "parent", "State", "Executor"}
 #: Models whose curves are read: those trained with the ``mlp`` params, points at the same images.
 CURVE_MODELS: tuple[str, ...] = select(mlp_params=True)
 CURVE_FILES = "plots/curves/{model}/plots/metrics/{name}.tsv"
+TRAIN_METRICS_FILE = "metrics/train/{model}.json"
 LABEL_COUNTS = "plots/label_counts.csv"
 TEST_PROBA = "data/evaluation/test_proba.npz"
 TRAIN_SIZE = "prepare.train_size"
@@ -717,6 +722,7 @@ def read_runs(repo: str = ".", revs=None, prefix=None, include_baseline=False, n
             run.train_images = train_images(fs.read_text(LABEL_COUNTS))
         except (FileNotFoundError, ValueError, KeyError):
             run.train_images = None
+        read_train_metrics(run, fs)
         if curves:
             read_curves(run, fs, curve_models)
         if errors:
@@ -752,6 +758,26 @@ def read_curves(run: Run, fs, curve_models: tuple[str, ...] = CURVE_MODELS) -> N
             run.values[(model, name)] = value
         if "val_loss_roughness" in found and sizes[model] and grid:
             run.curve_spacing[model] = grid
+
+
+def read_train_metrics(run: Run, fs, models: tuple[str, ...] | None = None) -> None:
+    """Add the :data:`TRAIN_METRICS` of each model's ``metrics/train/<model>.json`` to ``run`` (in
+    place), read through ``fs`` (a ``dvc.api.DVCFileSystem`` at the run's commit). ``models``: the
+    registry's models when None. Missing files, unreadable JSON and figures that are not finite
+    numbers are skipped (a summary made before these figures were recorded has none)."""
+    import json
+
+    for model in MODELS if models is None else models:
+        try:
+            data = json.loads(fs.read_text(TRAIN_METRICS_FILE.format(model=model)))
+        except (FileNotFoundError, ValueError, OSError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        for name in TRAIN_METRICS:
+            value = data.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                run.values[(model, name)] = float(value)
 
 
 def read_errors(run: Run, fs) -> None:
