@@ -15,7 +15,7 @@ from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import read_json
 from mnistlab.models.registry import MODELS, select, select_one
 
-EVIDENCE = sorted((REPO / "src" / "mnistlab" / "evidence").glob("*.py")) + [REPO / "stages" / "compare.py"]
+EVIDENCE = sorted((REPO / "src" / "mnistlab" / "evidence").rglob("*.py")) + [REPO / "stages" / "compare.py"]
 # a family prefix alone ("mlp_", f"torch_{variant}") or with part of a variant (f"mlp_adam-{init}")
 PREFIXES = re.compile(r"(?<![\w.])(svm|mlp|torch)_([a-z]+-[a-z]*)?(?![\w-])")
 NAME = re.compile("|".join(rf"(?<![\w-]){re.escape(name)}(?![\w-])" for name in MODELS))

@@ -250,7 +250,8 @@ def save_correct(path: str | os.PathLike, result: RobustnessResult, index: np.nd
         sets = list(next(iter(mnist_c.correct.values())))
         extra[MNIST_C_SETS] = np.array(sets)
         for model, per_set in mnist_c.correct.items():
-            extra[MNIST_C_KEY.format(model=model)] = np.stack([np.asarray(per_set[s], dtype=bool) for s in sets])
+            extra[MNIST_C_KEY.format(model=model)] = np.stack([np.asarray(per_set[s], dtype=bool)
+                                                               for s in sets])
     save_npz(path, corruption=names, severity=severities, labels=result.labels, test_index=index,
              **result.correct, **extra)
 

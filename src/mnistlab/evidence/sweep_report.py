@@ -85,7 +85,8 @@ from mnistlab.models.registry import BEST_ALIASES
 #: The columns of a :func:`summarize` row besides the varying params.
 SUMMARY_FIELDS = {"model", "metric", "n", "mean", "std", "ci_low", "ci_high"}
 #: Quantities that are fractions, written in percent (differences in percentage points).
-POINTS = ("accuracy", "best_val_error", "final_val_error", "train_val_gap", "val_accuracy", "train_eval_accuracy")
+POINTS = ("accuracy", "best_val_error", "final_val_error", "train_val_gap", "val_accuracy",
+          "train_eval_accuracy")
 #: Bootstrap resamples of the accuracy comparisons (cost O(resamples x seeds), seconds in all).
 N_RESAMPLES = 20000
 #: The Run fields a summary records besides its values, when they are set.
