@@ -37,8 +37,7 @@ from mnistlab.evidence.claims import (
 )
 from mnistlab.evidence.compare import mcnemar_counts
 from mnistlab.evidence.hierarchical import two_level_bootstrap
-from mnistlab.evidence.sweep import Run, load_dvc_yaml
-from mnistlab.evidence.sweep_report import censor_updates, sweep_json
+from mnistlab.evidence.sweep import Run, censor_updates, load_dvc_yaml, sweep_json
 from mnistlab.models import registry
 
 J = np.array([0.0, 0.3, -0.2, 0.1, -0.1])  # two fixed patterns of seed-to-seed noise
@@ -276,8 +275,8 @@ def test_claim_d_and_the_checkpoint_rule(claims):
         ("val_loss_roughness", "seed sweep", "supported"), ("best_val_error", "seed sweep", "not supported"),
         ("final_val_error", "seed sweep", "supported"), ("accuracy", "seed sweep", "supported"),
         ("accuracy", "single run", "not supported")]  # [-0.43, +0.03] points at 1 - 0.05/5
-    assert claims["d"]["notes"][0].startswith("Checkpoint rule of the committed runs: torch_mlp keeps the "
-                                              "weights of its best validation point, mlp_adam-he its last")
+    assert claims["d"]["notes"][0].startswith("Checkpoint rule: torch_mlp and mlp_adam-he both keep their "
+                                              "last weights")
     assert any(note.startswith("reaches a lower validation error: the single run says not supported, the "
                                "seed sweep supported. Follow the sweep") for note in claims["d"]["notes"])
 

@@ -18,8 +18,7 @@ import pytest
 from support.paths import REPO
 
 from mnistlab.evidence.compare import compare_models, comparisons_markdown
-from mnistlab.evidence.sweep import LOWER_IS_BETTER, Run
-from mnistlab.evidence.sweep_report import paired_tests, summarize, sweep_markdown
+from mnistlab.evidence.sweep import LOWER_IS_BETTER, Run, paired_tests, summarize, sweep_markdown
 
 REPORTS = sorted([*REPO.glob("reports/*.md"), *REPO.glob("reports/*/*.md")])
 #: Reports written by code that does not yet read its verdicts off intervals at its family's level.

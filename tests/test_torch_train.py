@@ -63,6 +63,32 @@ def test_one_epoch_on_the_sample_learns_and_round_trips(prepared_dir, tmp_path):
     assert np.isclose((proba.argmax(1) == val.y).mean(), result.metrics["val_accuracy"])
 
 
+def test_keep_chooses_the_best_or_the_last_validation_point():
+    """Training with a learning rate so large that validation accuracy wanders: "best" returns the
+    weights of the highest point, "last" those of the last point (the NumPy nets' rule, the twins')."""
+    train, val = _tiny_split(256, 0), _tiny_split(64, 1)
+    common = dict(epochs=3, batch_size=32, lr=0.05, log_every=2, device="cpu")
+    best = train_model(settings("fnn", keep="best", **common), train, val)
+    last = train_model(settings("fnn", keep="last", **common), train, val)
+    accuracies = [a for _, a in best.curves["val/accuracy"]]  # (update, accuracy) per point
+    assert len(set(accuracies)) > 1
+    assert last.metrics["best_update"] == last.metrics["updates"] == 24
+    for result in (best, last):  # the metric is the kept weights' accuracy on the validation split
+        predicted = result.model(torch.from_numpy(val.x)).argmax(1).numpy()
+        assert np.isclose((predicted == val.y).mean(), result.metrics["val_accuracy"])
+    assert best.metrics["val_accuracy"] >= last.metrics["val_accuracy"]
+    assert np.isclose(best.metrics["val_accuracy"], max(accuracies))
+    assert np.isclose(last.metrics["val_accuracy"], [a for _, a in last.curves["val/accuracy"]][-1])
+    with pytest.raises(MnistlabError, match="keep = 'first': expected one of best, last"):
+        settings("fnn", keep="first")
+
+
+def test_the_twins_keep_their_last_weights_like_the_numpy_net():
+    params = load_params(REPO / "params.yaml")
+    assert settings_from_params(params, "torch_mlp").keep == "last"
+    assert settings_from_params(params, "torch_cnn").keep == "best"
+
+
 def write_params(path, overrides: dict):
     """The repository's params.yaml (every key) with ``overrides`` merged in, section by section;
     a ``models`` mapping replaces the file's whole ``torch.models``."""

@@ -1,7 +1,7 @@
 """``mnistlab sweep``: summarise DVC experiments (means and intervals over seeds, paired tests).
 
-The command glue only: runs are read by :mod:`mnistlab.evidence.sweep`, summarised, tested and
-written by :mod:`mnistlab.evidence.sweep_report`, drawn by
+The command glue only: runs are read, summarised, tested and written by
+:mod:`mnistlab.evidence.sweep`, drawn by
 :func:`mnistlab.reporting.evidence_figures.plot_sweep`. The pairs tested are ``compare.pairs`` of
 params.yaml, at the level ``compare.alpha``.
 
@@ -55,7 +55,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read the runs, write the summary CSV, the figure, the markdown and the JSON; exit code 0."""
     from mnistlab.core.params import load_params
-    from mnistlab.evidence import sweep_report
     from mnistlab.reporting.evidence_figures import plot_sweep
 
     section = load_params(args.params or Path(args.repo) / "params.yaml").compare
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
         recorded = read_json(args.from_json, "sweep summary (sweep.json)")
         try:
-            runs, dropped = sweep_report.runs_from_json(recorded), []
+            runs, dropped = sweep.runs_from_json(recorded), []
         except (KeyError, TypeError, ValueError) as err:
             raise MnistlabError(f"{args.from_json}: not a sweep summary written by `mnistlab sweep` "
                                 f"({type(err).__name__}: {err})") from None
@@ -78,10 +77,10 @@ def run(args: argparse.Namespace) -> int:
         runs, dropped = read_runs_reporting(args)
     if sweep.TRAIN_SIZE in sweep.varying_params(runs, args.seed_param):
         sweep.resolve_train_size(runs, args.all_size)
-    summary = sweep_report.summarize(runs, args.seed_param, 1 - section.alpha)
+    summary = sweep.summarize(runs, args.seed_param, 1 - section.alpha)
     plot_sweep(runs, summary, args.metric, paths["figure"], args.seed_param, repo=args.repo)
-    sweep_report.write_outputs(runs, summary, sweep_report.pair_comparisons(pairs), paths, args.seed_param,
-                               dropped, section.alpha, repo=args.repo)
+    sweep.write_outputs(runs, summary, sweep.pair_comparisons(pairs), paths, args.seed_param,
+                        dropped, section.alpha, repo=args.repo)
     print(f"{len(runs)} runs summarised: " + ", ".join(str(p) for p in paths.values()))
     return 0
 

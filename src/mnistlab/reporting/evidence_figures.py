@@ -1,7 +1,7 @@
 """Figures of the evidence layer: the forest plot of the ``compare`` stage and the figure of
 ``mnistlab sweep``.
 
-The numbers come from :mod:`mnistlab.evidence.compare` and :mod:`mnistlab.evidence.sweep_report`;
+The numbers come from :mod:`mnistlab.evidence.compare` and :mod:`mnistlab.evidence.sweep`;
 this module only draws them and saves a PNG atomically with
 :func:`mnistlab.reporting.plots.save_figure`. The sweep modules are imported by the sweep figures
 only, so the ``compare`` stage (the forest plot) does not depend on them.
@@ -74,14 +74,14 @@ def plot_metric_vs_param(summary: list[dict], param: str | None, metric: str, pa
     Parameters
     ----------
     summary : list of dict
-        :func:`mnistlab.evidence.sweep_report.summarize` rows: the varying params' values,
+        :func:`mnistlab.evidence.sweep.summarize` rows: the varying params' values,
         ``model, metric, n, mean, std, ci_low, ci_high``.
     param : str or None
         The one numeric swept param (the x axis; one line per model, in its palette colour); None:
         one point per model and group, models along x, groups side by side in the legend.
     metric : str
         The quantity drawn (rows with another ``metric`` are left out); fractions
-        (:data:`~mnistlab.evidence.sweep_report.POINTS`) are drawn in percent.
+        (:data:`~mnistlab.evidence.sweep.POINTS`) are drawn in percent.
     path : str or path-like
         The PNG to write.
     log_x : bool or None
@@ -93,7 +93,7 @@ def plot_metric_vs_param(summary: list[dict], param: str | None, metric: str, pa
     note : str or None
         A line under the figure (e.g. the models left out and why).
     """
-    from mnistlab.evidence.sweep_report import POINTS, SUMMARY_FIELDS, fmt_value, group_label
+    from mnistlab.evidence.sweep import POINTS, SUMMARY_FIELDS, fmt_value, group_label
 
     rows = [r for r in summary if r["metric"] == metric]
     scale = 100 if metric in POINTS else 1
@@ -169,7 +169,7 @@ def plot_sweep(runs: list[Run], summary: list[dict], metric: str, path: str | os
     log x axis labelled "training images". Otherwise one point per model and group. Only the models
     that dvc.yaml makes depend on a swept param are drawn
     (:func:`mnistlab.evidence.sweep.models_reached`, as the sweep's tests choose their pairs,
-    :func:`mnistlab.evidence.sweep_report.select_family`); in a sweep of the seed alone, the models
+    :func:`mnistlab.evidence.sweep.select_family`); in a sweep of the seed alone, the models
     whose test metrics are the same in every run are left out too (one fit, repeated). The title
     says what was swept; a footnote names the models left out.
 
@@ -178,7 +178,7 @@ def plot_sweep(runs: list[Run], summary: list[dict], metric: str, path: str | os
     runs : list of Run
         The runs of the sweep (:mod:`mnistlab.evidence.sweep`).
     summary : list of dict
-        :func:`mnistlab.evidence.sweep_report.summarize` of ``runs``.
+        :func:`mnistlab.evidence.sweep.summarize` of ``runs``.
     metric : str
         The quantity drawn.
     path : str or path-like
@@ -189,8 +189,15 @@ def plot_sweep(runs: list[Run], summary: list[dict], metric: str, path: str | os
         The DVC repository whose ``dvc.yaml`` says which models each param reaches (default: the
         current folder); unreadable: every model is drawn, and the footnote says so.
     """
-    from mnistlab.evidence.sweep import TRAIN_SIZE, load_dvc_yaml, models_reached, sort_key, varying_params
-    from mnistlab.evidence.sweep_report import seed_independent, swept_params
+    from mnistlab.evidence.sweep import (
+        TRAIN_SIZE,
+        load_dvc_yaml,
+        models_reached,
+        seed_independent,
+        sort_key,
+        swept_params,
+        varying_params,
+    )
 
     keys = varying_params(runs, seed_param)
     swept = swept_params(runs, seed_param)

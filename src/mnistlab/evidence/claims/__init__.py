@@ -12,14 +12,14 @@ writes ``reports/claims.md``. Files only are read, no DVC call:
   differences (:func:`drop_difference`); ``metrics/robustness.json`` for the MNIST-C error rates,
   described but not tested (the stage saves no per-image MNIST-C results);
 - the JSON of the three committed ``mnistlab sweep`` runs (``reports/{seeds,ablation,learning_curve}
-  /sweep.json``): comparisons over seeds by :func:`mnistlab.evidence.sweep_report.paired_tests`
+  /sweep.json``): comparisons over seeds by :func:`mnistlab.evidence.sweep.paired_tests`
   (two-level bootstrap over seeds and test images when the runs hold per-image results, McNemar for
   a fit the seed does not change, the paired t over seeds otherwise) and, for the ablation, the
   paired t of each dropout / weight-decay arm against the arm with neither;
 - ``params.yaml``: whether each sweep was made with the current params, compared on the sections of the
   stages that make the models (:func:`training_sections`, read from dvc.yaml by the command and
   written on the stage's command line, since DVC takes no dvc.yaml as a dependency;
-  :func:`mnistlab.evidence.sweep_report.params_differences`); a claim resting on a sweep made with
+  :func:`mnistlab.evidence.sweep.params_differences`); a claim resting on a sweep made with
   other params says which keys differ.
 
 **One claim, one family.** Every row compares A, the side the claim says is better, with B
@@ -98,7 +98,7 @@ from mnistlab.evidence.claims.roles import (
     numpy_net,
 )
 from mnistlab.evidence.claims.rows import Sweeps, Test, compare_rows, judge, row, sweep_rows
-from mnistlab.evidence.sweep_report import N_RESAMPLES
+from mnistlab.evidence.sweep import N_RESAMPLES
 
 __all__ = [
     "ABLATION",

@@ -21,7 +21,7 @@ from mnistlab.evidence.claims.roles import (
     ablation_models,
 )
 from mnistlab.evidence.claims.rows import row
-from mnistlab.evidence.sweep_report import METHODS, paired_difference, runs_from_json
+from mnistlab.evidence.sweep import METHODS, paired_difference, runs_from_json
 
 
 def _number(value) -> float | None:
@@ -79,7 +79,7 @@ def overfit_problems(data: dict) -> list[str]:
 
 def ablation_rows(data: dict | None, part: str, quantity: str) -> list[dict]:
     """Each dropout / weight-decay arm against the arm with neither, paired by seed, per model
-    (paired t over seeds, :func:`mnistlab.evidence.sweep_report.paired_difference`)."""
+    (paired t over seeds, :func:`mnistlab.evidence.sweep.paired_difference`)."""
     if data is None:
         return [row(part, "with dropout / L2", "without", quantity, "ablation sweep", source="ablation",
                     verdict=NEEDS["ablation"])]

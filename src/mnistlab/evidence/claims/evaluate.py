@@ -13,7 +13,7 @@ from mnistlab.evidence.claims.provenance import _made_with
 from mnistlab.evidence.claims.robustness import mnist_c_rows, robustness_rows
 from mnistlab.evidence.claims.roles import INITS, OPTIMIZERS, VERDICTS, model, numpy_net
 from mnistlab.evidence.claims.rows import Sweeps, compare_rows, judge, sweep_rows
-from mnistlab.evidence.sweep_report import N_RESAMPLES
+from mnistlab.evidence.sweep import N_RESAMPLES
 
 CLAIMS = {  # key: (title, the claim as quoted, the kind of project that makes it)
     "a": ("Gabor features vs raw pixels (SVM)", "Gabor features improve SVM accuracy over raw pixels.",
@@ -44,9 +44,9 @@ NOTES = {
           "a curve is sampled more densely: it is compared only on one grid of training images for both "
           "optimizers. A sweep whose SGD and Adam curves were logged at different spacings cannot judge "
           "this claim; re-run it (the rows give the commands) and the roughness is measured on one grid."],
-    "d": ["Checkpoint rule of the committed runs: {twin} keeps the weights of its best validation point, "
-          "{twin_of} its last weights, so their test accuracies are of differently chosen weights; the "
-          "lowest and final validation errors are read from the curves and do not depend on that."],
+    "d": ["Checkpoint rule: {twin} and {twin_of} both keep their last weights (the other PyTorch "
+          "models keep those of their best validation point), so their test accuracies compare weights "
+          "chosen the same way; the lowest and final validation errors are read from the curves."],
     "f": ["Overfitting is the gap between training and validation loss and accuracy with the kept weights "
           "in evaluation mode (dropout off, no shifted images; the training figures on a fixed subset of "
           "2,000 training images), measured on a baseline that can overfit: no shifts, no learning-rate "
@@ -71,7 +71,7 @@ def evaluate_claims(compare=None, robustness=None, seeds=None, ablation=None, le
     robustness : dict or None
         Per-image correctness of the robustness stage (:func:`read_robustness_correct`).
     seeds, ablation, learning_curve : dict or None
-        ``sweep.json`` of each sweep (:func:`mnistlab.evidence.sweep_report.sweep_json`).
+        ``sweep.json`` of each sweep (:func:`mnistlab.evidence.sweep.sweep_json`).
     alpha : float
         Family level of each claim: its ``m`` tested rows' intervals are at ``1 - alpha / m``.
     paths : dict, optional

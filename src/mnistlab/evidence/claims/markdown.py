@@ -11,7 +11,7 @@ import os
 from mnistlab.core.io import atomic_path
 from mnistlab.evidence.claims.roles import _POINTS, LABELS, VERDICTS
 from mnistlab.evidence.compare import family_sentence, format_level, format_p
-from mnistlab.evidence.sweep_report import fmt, unit
+from mnistlab.evidence.sweep import fmt, unit
 
 
 def _fmt(quantity: str, value, signed: bool = False) -> str:

@@ -14,14 +14,20 @@ from pathlib import Path
 from mnistlab.evidence.claims.ablation import _number
 from mnistlab.evidence.claims.roles import NEEDS, OVERFIT, SOURCES
 from mnistlab.evidence.claims.rows import Sweeps
-from mnistlab.evidence.sweep import Run, flatten_params, training_params
-from mnistlab.evidence.sweep_report import local_path, params_differences, runs_from_json
+from mnistlab.evidence.sweep import (
+    Run,
+    flatten_params,
+    local_path,
+    params_differences,
+    runs_from_json,
+    training_params,
+)
 
 
 def today_params(params_path: str | os.PathLike | None,
                  repo: str | os.PathLike | None = None) -> dict | None:
     """Today's params: ``params.yaml`` flattened (``mlp.adam.lr``), local paths as sweep summaries
-    record them (:func:`mnistlab.evidence.sweep_report.local_path`, relative to ``repo``, by default
+    record them (:func:`mnistlab.evidence.sweep.local_path`, relative to ``repo``, by default
     the file's folder); None for a file that is missing or not a YAML mapping."""
     import yaml
 
@@ -50,7 +56,7 @@ def training_sections(dvc: dict | None) -> list[str] | None:
 def sweep_differences(data: dict | None, today: dict | None, training: list[str] | None) -> list[str] | None:
     """How a sweep's params differ from today's, for the keys under ``training`` (keys or sections
     of params.yaml; None: every key) and the seed and swept params aside
-    (:func:`mnistlab.evidence.sweep_report.params_differences`): ``"`key`: <sweep> here, <today>
+    (:func:`mnistlab.evidence.sweep.params_differences`): ``"`key`: <sweep> here, <today>
     today"``. None when the sweep or today's params are unknown."""
     if data is None or today is None:
         return None

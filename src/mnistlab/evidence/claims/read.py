@@ -35,7 +35,7 @@ def read_compare(path: str | os.PathLike) -> dict | None:
 
 
 def read_sweep(path: str | os.PathLike) -> dict | None:
-    """The JSON of ``mnistlab sweep`` (:func:`mnistlab.evidence.sweep_report.sweep_json`); None
+    """The JSON of ``mnistlab sweep`` (:func:`mnistlab.evidence.sweep.sweep_json`); None
     when missing.
 
     Raises

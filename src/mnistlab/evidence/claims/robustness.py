@@ -14,7 +14,7 @@ import numpy as np
 from mnistlab.core.constants import IDENTITY
 from mnistlab.evidence.claims.roles import CLAIMED_FAMILIES, CLEAN, DROP, NEEDS, SEVERITY, model
 from mnistlab.evidence.claims.rows import row
-from mnistlab.evidence.sweep_report import N_RESAMPLES
+from mnistlab.evidence.sweep import N_RESAMPLES
 
 
 def drop_difference(clean_a, corrupt_a, clean_b, corrupt_b, seed: int = 0, n_resamples: int = N_RESAMPLES,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from mnistlab.evidence.claims.roles import LOWER_IS_BETTER, NEEDS, SOURCES
 from mnistlab.evidence.compare import mcnemar_counts
 from mnistlab.evidence.hierarchical import direction, family_alpha, two_level_bootstrap
-from mnistlab.evidence.sweep_report import METHODS, N_RESAMPLES, paired_tests, runs_from_json
+from mnistlab.evidence.sweep import METHODS, N_RESAMPLES, paired_tests, runs_from_json
 
 # -- rows and the family of a claim -------------------------------------------------------------------
 

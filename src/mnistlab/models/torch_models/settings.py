@@ -25,6 +25,8 @@ from mnistlab.models.torch_models.augment import Augmenter
 from mnistlab.models.torch_models.models import default_sizes
 
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
+#: Which weights a run returns (:attr:`TrainSettings.keep`).
+KEEP = ("best", "last")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class TrainSettings:
         The params key named when training diverges.
     seed : int
     device : {"auto", "cpu", "cuda"}
+    keep : {"best", "last"}
+        Which weights training returns: those of the best validation point, or the last ones (the
+        NumPy network's rule, so the twins keep theirs the same way).
     """
 
     model: str
@@ -85,11 +90,14 @@ class TrainSettings:
     lr_param: str = "torch.lr"
     seed: int = 0
     device: str = "cpu"
+    keep: str = "best"
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "lr", "lr_decay_every"):
             if not getattr(self, key) > 0:
                 raise MnistlabError(f"{self.model}: {key} = {getattr(self, key)!r}: must be positive")
+        if self.keep not in KEEP:
+            raise MnistlabError(f"{self.model}: keep = {self.keep!r}: expected one of {', '.join(KEEP)}")
         if self.schedule not in SCHEDULES:
             raise MnistlabError(f"{self.model}: schedule = {self.schedule!r}: expected one of "
                                 f"{', '.join(SCHEDULES)}")
@@ -123,7 +131,7 @@ def settings_from_params(params, name: str) -> TrainSettings:
             lr_decay_every=mp.lr_decay_every, weight_decay=mp.weight_decay, betas=tuple(mp.adam.betas),
             eps=mp.adam.eps, normalize=False, augment=Augmenter(0.0, 0.0, 0.0, max_shift=mp.max_shift),
             log_every=mp.updates_between_points(mp.adam.batch_size), lr_param="mlp.adam.lr",
-            seed=params.seed, device=params.torch.device,
+            seed=params.seed, device=params.torch.device, keep="last",
         )
     tp = params.torch
     override = tp.models.get(model.variant)

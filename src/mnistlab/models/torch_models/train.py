@@ -1,4 +1,5 @@
-"""Train the PyTorch models: Adam, cross-entropy, the weights of the best validation point kept.
+"""Train the PyTorch models: Adam, cross-entropy, the weights of the best validation point kept (the
+twins keep their last weights, as the NumPy network does).
 
 The loop has the shape of pytorch/examples ``mnist/main.py``: :func:`train_one_epoch` over an
 iterable of batches with ``model.train()``, :func:`loss_and_accuracy` with ``model.eval()`` and
@@ -162,7 +163,7 @@ def make_scheduler(optimizer, settings: TrainSettings, steps_per_epoch: int):
 
 @dataclass
 class TrainResult:
-    """A trained model (weights of its best validation point), its config and metrics."""
+    """A trained model (the weights :attr:`TrainSettings.keep` chose), its config and metrics."""
 
     model: nn.Module
     config: dict
@@ -173,7 +174,8 @@ class TrainResult:
 def train_model(
     settings: TrainSettings, train, val, curves_dir: str | os.PathLike | None = None
 ) -> TrainResult:
-    """Train ``settings.model`` with Adam and cross-entropy; keep the weights of best validation accuracy.
+    """Train ``settings.model`` with Adam and cross-entropy; return the weights of the best validation
+    point (``settings.keep == "best"``) or the last weights (``"last"``, the twins).
 
     Parameters
     ----------
@@ -187,7 +189,7 @@ def train_model(
     Returns
     -------
     TrainResult
-        ``metrics`` has ``val_accuracy`` (of the best point), ``val_loss``, ``train_seconds``
+        ``metrics`` has ``val_accuracy`` (of the kept point), ``val_loss``, ``train_seconds``
         (wall time of the whole run, seconds), ``n_params``, ``epochs``, ``best_update``,
         ``updates``, ``images_per_second`` (training images per second of training steps,
         augmentation included, evaluation excluded; the clock is read after synchronising the
@@ -226,7 +228,7 @@ def train_model(
             metrics = curves.point(updates, loss, accuracy)
             check_finite(metrics["train/loss"], "train/loss", updates, lr, settings.lr_param)
             check_finite(loss, "val/loss", updates, lr, settings.lr_param)
-            if accuracy > best["accuracy"]:
+            if settings.keep == "last" or accuracy > best["accuracy"]:
                 best.update(accuracy=accuracy, loss=loss, update=updates,
                             state={k: v.detach().clone() for k, v in model.state_dict().items()})
             model.train()
