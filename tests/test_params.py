@@ -80,6 +80,11 @@ def test_strings_from_dvc_exp_run_are_cast(tmp_path):
          "compare.pairs.0.b = 'svm_gabor': expected a model other than a"),
         ({"prepare": {"train_size": 5}}, "prepare.train_size = 5"),
         ({"prepare": {"train_limit": 3}}, "prepare.train_limit = 3"),
+        ({"prepare": {"train_limit": 15}},  # 0.1 of 15 is 2 validation images: no stratified split
+         "prepare.train_limit = 15: prepare.val_size = 0.1 takes 2 of these 15 images for validation"),
+        ({"prepare": {"train_limit": 19690, "val_size": 19685}}, "prepare.train_limit = 19690"),
+        ({"prepare": {"train_limit": 1000, "train_size": 950}},
+         "prepare.train_size = 950: more than the 900 training images that prepare.train_limit = 1000"),
         ({"gabor": {"kernel_size": 12}}, "gabor.kernel_size = 12: expected an odd kernel size"),
         ({"gabor": {"pool": 3}}, "gabor.pool = 3: expected a multiple of gabor.stride = 2"),
         ({"gabor": {"pca_components": 100000}}, "gabor.pca_components = 100000: above the"),

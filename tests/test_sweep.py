@@ -608,3 +608,17 @@ def test_write_outputs_reads_the_repository_it_is_given(tmp_path):
     data = json.loads(paths["json"].read_text())
     assert data["family"] == {"size": 1, "confidence": 0.95} and data["params_differ"] == []
     assert data["made_with"] == {"mlp.epochs": 15.0}
+
+
+def test_a_model_the_seed_does_not_change_is_told_apart_from_one_it_does():
+    """Thread counts move a deterministic model's log loss in the 10th digit; a seed moves a
+    trained model's accuracy by whole test images (1e-4 of 10,000)."""
+    from mnistlab.evidence.sweep import seed_independent
+
+    def run(seed, svm_loss, net_accuracy):
+        values = {("svm_gabor", "accuracy"): 0.9931, ("svm_gabor", "log_loss"): svm_loss,
+                  ("mlp_adam-he", "accuracy"): net_accuracy, ("mlp_adam-he", "log_loss"): 0.0458}
+        return Run(f"exp-{seed}", f"rev{seed}", {"seed": float(seed)}, values)
+
+    runs = [run(0, 0.066107125, 0.9853), run(1, 0.066107125 + 8e-11, 0.9854), run(2, 0.066107125, 0.9853)]
+    assert seed_independent(runs) == {"svm_gabor"}

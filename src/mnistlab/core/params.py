@@ -138,6 +138,23 @@ class PrepareParams(Section):
     deskew: bool
     seed: Seed
 
+    @model_validator(mode="after")
+    def _limit_leaves_both_splits(self) -> PrepareParams:
+        """With ``train_limit`` set, the stratified split it feeds (validation part rounded up, as
+        scikit-learn's ``train_test_split`` does) must leave one image per digit on both sides."""
+        if self.train_limit is None:
+            return self
+        n = self.train_limit
+        val = self.val_size if isinstance(self.val_size, int) else math.ceil(self.val_size * n)
+        if not MIN_COUNT <= val <= n - MIN_COUNT:
+            raise _field_error("train_limit", n, f"prepare.val_size = {self.val_size} takes {val} of these "
+                               f"{n} images for validation; each of the training and validation splits "
+                               f"needs at least {MIN_COUNT} (one per digit, to stratify)")
+        if isinstance(self.train_size, int) and self.train_size > n - val:
+            raise _field_error("train_size", self.train_size, f"more than the {n - val} training images "
+                               f"that prepare.train_limit = {n} leaves after validation")
+        return self
+
 
 class GaborParams(Section):
     """``gabor``: the filter bank and the feature pipeline (:mod:`mnistlab.features.gabor`).

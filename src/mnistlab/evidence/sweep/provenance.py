@@ -3,16 +3,13 @@
 :func:`params_differences`: how the params the sweep's models were made with differ from today's
 params.yaml, on the keys of the stages that make the models
 (:func:`mnistlab.evidence.sweep.training_params`), so that a sweep made with other params says so;
-:func:`common_params`: the params every run shares; :func:`local_path`: a params value that names
-a file of the repository, as a summary records it. :func:`baseline_group`: the group whose swept
+:func:`common_params`: the params every run shares. :func:`baseline_group`: the group whose swept
 params have today's values, that of the single run of ``metrics/compare.json``;
 :func:`single_run_disagreements`: the accuracy pairs whose single-run verdict differs from the
 sweep's in that group.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from mnistlab.evidence.hierarchical import direction
 from mnistlab.evidence.sweep.pipeline import _reads, training_params
@@ -104,14 +101,3 @@ def single_run_disagreements(tests: list[dict], compare: dict | None, group: str
                          f"over {t['n']} seeds this sweep says {says[many]}. Follow the sweep, which sees "
                          "training randomness as well.")
     return notes
-
-
-def local_path(value, repo: Path):
-    """A params value that names a folder or file of ``repo`` (``data/mnist``) as a summary records
-    it (:func:`mnistlab.evidence.sweep.portable` of its resolved path, links followed); other values
-    as they are."""
-    if isinstance(value, str) and "/" in value and "://" not in value:
-        path = repo / value
-        if path.exists():
-            return portable(str(path.resolve()))
-    return value

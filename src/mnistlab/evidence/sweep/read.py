@@ -36,6 +36,7 @@ from mnistlab.evidence.sweep.runs import (
     Run,
     drop_repeats,
     flatten_params,
+    local_path,
     pair_counts,
     runs_from_rows,
     same_as_baseline,
@@ -90,6 +91,8 @@ def read_runs(repo: str = ".", revs=None, prefix=None, include_baseline=False, n
         raise MnistlabError(f"{repo}: no finished experiments match the selection (see `dvc exp show`)")
     by_name = {row.get("Experiment") or str(row.get("rev")): row for row in rows}
     runs, dropped = drop_repeats(runs_from_rows(rows, keys))
+    for run in runs:  # a folder of the repository (data/mnist) as today's params are recorded
+        run.params = {key: local_path(value, Path(repo)) for key, value in run.params.items()}
     for run in runs:
         run.pairs, n_images = pair_counts(by_name.get(run.name, {}))
         run.test_images = n_images if run.pairs else None

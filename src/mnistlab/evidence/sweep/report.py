@@ -24,7 +24,6 @@ from mnistlab.evidence.sweep.pipeline import load_dvc_yaml
 from mnistlab.evidence.sweep.provenance import (
     baseline_group,
     common_params,
-    local_path,
     params_differences,
     single_run_disagreements,
 )
@@ -36,6 +35,7 @@ from mnistlab.evidence.sweep.runs import (
     Run,
     _norm,
     flatten_params,
+    local_path,
     portable,
     varying_params,
 )

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from mnistlab.core.errors import MnistlabError
 from mnistlab.models.registry import select
@@ -182,6 +182,17 @@ def portable(value):
     them; every other value is returned as it is."""
     if isinstance(value, str) and (value.startswith("/") or value[1:3] in (":\\", ":/")):
         return f"local folder {PurePath(value).name}"
+    return value
+
+
+def local_path(value, repo: Path):
+    """A params value that names a folder or file of ``repo`` (``data/mnist``) as a summary records
+    it (:func:`mnistlab.evidence.sweep.portable` of its resolved path, links followed); other values
+    as they are."""
+    if isinstance(value, str) and "/" in value and "://" not in value:
+        path = repo / value
+        if path.exists():
+            return portable(str(path.resolve()))
     return value
 
 
