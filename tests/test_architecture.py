@@ -1,9 +1,10 @@
 """The package tree shows the pipeline: layers, each importing only the layers below it.
 
-Layers, lowest first (docs/architecture.md): ``core`` (constants, errors, I/O, params, the model
-registry), ``data``, ``features``, ``nn`` (the from-scratch network), ``models`` (SVMs, PyTorch
-models), ``evaluation``, ``evidence``, ``reporting``, ``cli``. Imports are read with ``ast``,
-those inside functions included, so a lazy import cannot hide an upward dependency.
+Layers, lowest first (docs/architecture.md): ``core`` (constants, errors, I/O, params, runtime,
+sources, curves), ``data``, ``features``, ``nn`` (the from-scratch network), ``models`` (the model
+registry, SVMs, PyTorch models), ``evaluation``, ``evidence``, ``reporting``, ``cli``. Imports are
+read with ``ast``, those inside functions included, so a lazy import cannot hide an upward
+dependency.
 """
 
 import ast

@@ -246,6 +246,13 @@ def test_npz_layer_of_298_gib(tmp_path):
     assert_refused_by_cli(tmp_path, path, "in_features = 200000")
 
 
+def test_npz_architecture_nested_a_hundred_thousand_deep(tmp_path):
+    path = tmp_path / "mlp_sgd-he.npz"
+    with path.open("wb") as fh:  # 800 KB of "[[[...]]]": Python's JSON parser runs out of recursion
+        np.savez(fh, architecture=np.array("[" * 100_000 + "]" * 100_000))
+    assert "its architecture JSON is nested too deeply" in refused(path)
+
+
 def test_npz_within_widths_but_too_many_parameters(tmp_path):
     """Every width allowed (16,384), but 281 million parameters: refused before any array is read."""
     relu, wide = {"type": "ReLU"}, MAX_WIDTH

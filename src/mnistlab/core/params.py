@@ -1,8 +1,9 @@
 """Typed, validated view of ``params.yaml``.
 
 params.yaml is the only place a value lives: the models below declare types and bounds, never
-defaults, so a key missing from the file is an error naming it (the per-model overrides of
-``torch.models.<variant>`` are the one exception: an absent override means "use ``torch.*``").
+defaults, so a key missing from the file is an error naming it. Two mappings are exceptions: a key
+absent from an override of ``torch.models.<variant>`` means "use ``torch.*``", and a family absent
+from ``robustness.corruptions`` is not run (at least one must be given).
 ``dvc exp run -S key=value`` writes values that may arrive as strings ("10", "true"): pydantic's
 lax mode casts them to the declared types. Unknown keys, missing keys, non-finite numbers and
 values out of bounds raise :class:`~mnistlab.core.errors.MnistlabError` with one line naming the
@@ -477,7 +478,8 @@ class ComparePair(Section):
 
 
 class CompareParams(Section):
-    """``compare``: paired tests on the test set (exact McNemar, paired bootstrap, Holm)."""
+    """``compare``: paired tests on the test set (exact McNemar, paired bootstrap, Bonferroni
+    simultaneous intervals at level ``alpha``)."""
 
     alpha: Annotated[float, Field(gt=0, lt=0.5)]
     n_resamples: Annotated[int, Field(ge=100, le=100_000)]

@@ -390,7 +390,11 @@ def _read_network(path: Path, archive: zipfile.ZipFile) -> tuple[dict, list[dict
     if text.ndim != 0 or text.dtype.kind != "U":
         raise MnistlabError(f"{path}: not a saved NumPy network (its architecture is an array of shape "
                             f"{text.shape} and dtype {text.dtype}, expected a JSON string)")
-    config = json.loads(str(text))
+    try:
+        config = json.loads(str(text))
+    except RecursionError:  # a crafted file: JSON nested thousands of levels deep
+        raise MnistlabError(f"{path}: not a saved NumPy network (its architecture JSON is nested too deeply; "
+                            "a saved network's is a list of flat layer objects)") from None
     try:
         shapes = architecture_shapes(config)
     except MnistlabError as err:

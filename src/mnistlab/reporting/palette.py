@@ -37,6 +37,7 @@ for colour-blind readers.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Iterable
@@ -65,12 +66,12 @@ MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*
 #: Every model's colour, in the order the models joined the registry; never changed. A new model
 #: is appended here with the next colour (tests/test_palette.py asks for it), so an insertion in
 #: the middle of the registry moves no colour.
-PINNED: dict[str, str] = dict(zip(
+PINNED: dict[str, str] = dict(zip(  # past the 13 colours, they repeat (the marker tells them apart)
     ("svm_pixels", "svm_gabor", "mlp_sgd-random", "mlp_sgd-he", "mlp_adam-random", "mlp_adam-he",
      "torch_logreg", "torch_fnn", "torch_cnn", "torch_patchnet", "torch_mlp", "torch_lenet5",
-     "torch_cnn_bn"), COLORS, strict=False))
+     "torch_cnn_bn"), itertools.cycle(COLORS)))
 #: Every model's marker, pinned as its colour is.
-PINNED_MARKERS: dict[str, str] = dict(zip(PINNED, MARKERS, strict=False))
+PINNED_MARKERS: dict[str, str] = dict(zip(PINNED, itertools.cycle(MARKERS)))
 #: Colour of a name that is not a registry model (Tol's grey is "bad data"; this one is darker).
 UNKNOWN_COLOR = "#777777"
 #: Tol's bright scheme for categories that are not models: splits, verdicts, groups.

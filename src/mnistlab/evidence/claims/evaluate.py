@@ -42,8 +42,8 @@ NOTES = {
           "when the other does, is counted at its last logged point (a lower bound)."],
     "c": ["Roughness is the mean absolute second difference of the validation loss, which shrinks when "
           "a curve is sampled more densely: it is compared only on one grid of training images for both "
-          "optimizers. A sweep whose SGD and Adam curves were logged at different spacings cannot judge "
-          "this claim; re-run it (the rows give the commands) and the roughness is measured on one grid."],
+          "optimizers (SGD and Adam, at their different batch sizes, are sampled at the same numbers of "
+          "training images, not of updates)."],
     "d": ["Checkpoint rule: {twin} and {twin_of} both keep their last weights (the other PyTorch "
           "models keep those of their best validation point), so their test accuracies compare weights "
           "chosen the same way; the lowest and final validation errors are read from the curves."],
