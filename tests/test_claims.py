@@ -331,7 +331,18 @@ def test_claim_f_on_an_ablation_that_overfits_reads_the_eval_mode_gaps():
     for r in f["rows"]:  # every interval at 1 - 0.05/9, the verdict read off it
         assert (r["verdict"] == "not supported") == (r["ci_low"] <= 0 <= r["ci_high"])
     neither = np.mean([0.09 + n[0] for n in NOISE])
-    assert any(f"mlp_adam-he {neither:+.4f} [" in n and "(overfits)" in n for n in f["notes"])
+    assert any(f"mlp_adam-he {neither:+.4f} [" in n and "(overfits)" in n
+               and "Every model of it overfits" in n for n in f["notes"])
+
+
+def test_claim_f_names_its_overfitting_recipe_once_as_chosen_on_purpose():
+    data = overfit_sweep()
+    today = {**data["made_with"], "mlp.epochs": 15.0, "mlp.max_shift": 1.0, "mlp.lr_decay": 0.8}
+    claims = evaluate_claims(ablation=data, today=today, training=["mlp", "seed"])
+    f = next(c for c in claims if c["key"] == "f")
+    [note] = [n for n in f["notes"] if n.startswith("Rests on the ablation sweep")]
+    assert "made with the overfitting recipe on purpose (`mlp.epochs`: 40 here, 15 today" in note
+    assert note.endswith("and otherwise with the current params.")
 
 
 # -- claim g: the drop from clean, a difference in differences ---------------------------------------

@@ -609,6 +609,13 @@ def test_write_outputs_reads_the_repository_it_is_given(tmp_path):
     assert data["family"] == {"size": 1, "confidence": 0.95} and data["params_differ"] == []
     assert data["made_with"] == {"mlp.epochs": 15.0}
 
+    (tmp_path / "params.yaml").write_text("seed: 0\nmlp:\n  epochs: 20\n")  # the runs trained 15 epochs
+    write_outputs(runs, summarize(runs), comps, paths, repo=tmp_path)
+    assert "Made with other params than today's params.yaml" in paths["report"].read_text()
+    write_outputs(runs, summarize(runs), comps, paths, repo=tmp_path, recipe=["mlp.epochs"])
+    text = paths["report"].read_text()  # an ablation's recipe, chosen on purpose: not a reason to re-run
+    assert "The recipe of these runs, chosen for the sweep" in text and "Made with other params" not in text
+
 
 def test_a_model_the_seed_does_not_change_is_told_apart_from_one_it_does():
     """Thread counts move a deterministic model's log loss in the 10th digit; a seed moves a

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     summary = sweep.summarize(runs, args.seed_param, 1 - section.alpha)
     plot_sweep(runs, summary, args.metric, paths["figure"], args.seed_param, repo=args.repo)
     sweep.write_outputs(runs, summary, sweep.pair_comparisons(pairs), paths, args.seed_param,
-                        dropped, section.alpha, repo=args.repo)
+                        dropped, section.alpha, repo=args.repo, recipe=args.vary or ())
     print(f"{len(runs)} runs summarised: " + ", ".join(str(p) for p in paths.values()))
     return 0
 

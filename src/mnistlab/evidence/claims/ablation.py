@@ -140,18 +140,22 @@ def baseline_overfits(data: dict) -> str:
     mean eval-mode loss gap over seeds with a 95 % t interval."""
     runs = runs_from_json(data)
     none = [r for r in runs if tuple(_number(r.params.get(k)) for k in ABLATION) == (0.0, 0.0)]
-    parts = []
+    parts, flat = [], []
     for name in ablation_models():
         gaps = [g for r in none if (g := gap_value(r.values, name, "eval_gap_loss")) is not None]
         if len(gaps) >= 2:
             t = paired_difference(gaps, [0.0] * len(gaps))
             side = "overfits" if t["ci_low"] > 0 else "no detectable overfitting"
             parts.append(f"{name} {t['diff']:+.4f} [{t['ci_low']:+.4f}, {t['ci_high']:+.4f}] nats ({side})")
+            if t["ci_low"] <= 0:
+                flat.append(name)
     if not parts:
         return ""
     return ("The arm with neither (validation - training loss in evaluation mode, mean over seeds [95 % t "
-            "interval]): " + "; ".join(parts) + ". Without overfitting in that arm there is nothing to "
-            "prevent, and the rows below say little.")
+            "interval]): " + "; ".join(parts) + "."
+            + (f" Without overfitting there is nothing to prevent: the rows of {', '.join(flat)} say little."
+               if flat else " Every model of it overfits, so the rows below can tell whether the "
+                            "regularisers narrow the gap."))
 
 
 def _claim_f(ablation: dict | None, path: str, notes: list[str]) -> list[dict]:

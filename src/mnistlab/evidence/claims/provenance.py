@@ -92,13 +92,16 @@ def _made_with(rows: list[dict], sweeps: Sweeps, today: dict | None, training: l
             out.append(f"Rests on {name}; today's params.yaml was not read, so whether it describes what the "
                        "pipeline trains now is not known.")
             continue
+        recipe = []
         if ablation:  # the overfitting recipe differs from the defaults on purpose
             recipe = [d for d in differ if any(d.startswith(f"`{k}`") for k in OVERFIT)]
             differ = [d for d in differ if d not in recipe]
-            if recipe:
-                out.append(f"Rests on {name}, made with the overfitting recipe on purpose: "
-                           f"{'; '.join(recipe)}.")
-        if differ:
+        if recipe:
+            out.append(f"Rests on {name}, made with the overfitting recipe on purpose ("
+                       f"{'; '.join(recipe)}) and otherwise with the current params"
+                       + (f", except {_keys(differ)} (values under *The sweeps* above); re-run it: "
+                          f"{NEEDS[source].split(': ', 1)[1]}." if differ else "."))
+        elif differ:
             out.append(f"Rests on {name}, made with other params than today's params.yaml ({_keys(differ)}; "
                        "values under *The sweeps* above), so its rows describe that recipe, not what the "
                        f"pipeline trains now. Re-run it: {NEEDS[source].split(': ', 1)[1]}.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from mnistlab.core.io import atomic_path, read_json, write_csv, write_json
@@ -230,7 +231,7 @@ def sweep_notes(runs: list[Run], seed_param: str, dropped: list[str] = ()) -> li
 
 def write_outputs(runs: list[Run], summary: list[dict], comparisons: list[dict], paths: dict,
                   seed_param: str = "seed", dropped: list[str] = (), alpha: float = 0.05,
-                  repo: str | os.PathLike | None = None) -> list[dict]:
+                  repo: str | os.PathLike | None = None, recipe: Iterable[str] = ()) -> list[dict]:
     """Write the summary rows, the markdown report and the JSON of a sweep.
 
     Parameters
@@ -255,6 +256,10 @@ def write_outputs(runs: list[Run], summary: list[dict], comparisons: list[dict],
         The DVC repository (default: the current folder): its ``dvc.yaml`` says which models each
         param reaches, its ``params.yaml`` whether the sweep was made with today's params, and its
         ``metrics/compare.json`` the single run's verdicts (each skipped when missing).
+    recipe : iterable of str
+        Params the caller let differ from the commit's on purpose (``mnistlab sweep --vary``) and
+        that do not vary between the runs: an ablation's recipe. Where they differ from today's
+        params.yaml the report names them as the runs' recipe, not as a reason to re-run.
 
     Returns
     -------
@@ -274,10 +279,15 @@ def write_outputs(runs: list[Run], summary: list[dict], comparisons: list[dict],
         today = None
     differ = params_differences(runs, today, dvc, seed_param)
     notes = sweep_notes(runs, seed_param, dropped) + family_notes
-    if differ:
+    chosen = [d for d in differ if d.split("`")[1] in set(recipe)]
+    stale = [d for d in differ if d not in chosen]
+    if chosen:
+        notes.append("The recipe of these runs, chosen for the sweep (`--vary`) and the same in every run, "
+                     f"differs from today's params.yaml: {'; '.join(chosen)}.")
+    if stale:
         notes.append("Made with other params than today's params.yaml, so these verdicts describe that "
-                     f"recipe, not what the pipeline trains now; re-run the sweep: {'; '.join(differ)}.")
-    else:
+                     f"recipe, not what the pipeline trains now; re-run the sweep: {'; '.join(stale)}.")
+    if not differ:
         compare_path = repo / "metrics" / "compare.json"
         compare = read_json(compare_path, "compare metrics") if compare_path.is_file() else None
         notes += single_run_disagreements(tests, compare, baseline_group(runs, today, seed_param))
