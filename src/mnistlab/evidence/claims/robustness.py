@@ -111,24 +111,25 @@ def robustness_rows(correct: dict | None, path: str = "data/evaluation/robustnes
     order = {f: i for i, f in enumerate(CLAIMED_FAMILIES)}
     chosen = sorted((i for i, (f, _) in enumerate(conditions) if f != CLEAN),
                     key=lambda i: (order.get(conditions[i][0], len(order)), i))
-    out = []
-    for i in chosen:
-        family, severity = conditions[i]
-        first = drop_difference(a[clean], a[i], b[clean], b[i], seed, n_resamples)
+    return [_drop_row(_part(conditions[i][0]), _severity(*conditions[i]), (a[clean], a[i]), (b[clean], b[i]),
+                      seed, n_resamples) for i in chosen]
 
-        def test(level: float, i=i) -> dict:
-            r = drop_difference(a[clean], a[i], b[clean], b[i], seed, n_resamples, level)
-            return {"diff": r["diff"], "ci_low": r["low"], "ci_high": r["high"], "p_value": r["p_value"]}
 
-        out.append(row(_part(family), gabor, pixels, DROP,
-                       f"single run, {first['n']:,} test images, {_severity(family, severity)}",
-                       source="robustness", value_a=first["drop_a"], value_b=first["drop_b"],
-                       diff=first["diff"], test=test,
-                       method="paired bootstrap of the images' drop differences",
-                       detail=f"clean {100 * first['clean_a']:.2f} % / {100 * first['clean_b']:.2f} %, "
-                              f"corrupted {100 * first['corrupt_a']:.2f} % / "
-                              f"{100 * first['corrupt_b']:.2f} %"))
-    return out
+def _drop_row(part: str, condition: str, a: tuple, b: tuple, seed: int, n_resamples: int) -> dict:
+    """One tested row of claim g: the Gabor SVM's drop from clean accuracy (``a``: its correctness on
+    the clean and the corrupted images) against the pixel SVM's (``b``), by :func:`drop_difference`."""
+    first = drop_difference(*a, *b, seed, n_resamples)
+
+    def test(level: float) -> dict:
+        r = drop_difference(*a, *b, seed, n_resamples, level)
+        return {"diff": r["diff"], "ci_low": r["low"], "ci_high": r["high"], "p_value": r["p_value"]}
+
+    return row(part, model("gabor_svm"), model("pixel_svm"), DROP,
+               f"single run, {first['n']:,} test images, {condition}", source="robustness",
+               value_a=first["drop_a"], value_b=first["drop_b"], diff=first["diff"], test=test,
+               method="paired bootstrap of the images' drop differences",
+               detail=f"clean {100 * first['clean_a']:.2f} % / {100 * first['clean_b']:.2f} %, "
+                      f"corrupted {100 * first['corrupt_a']:.2f} % / {100 * first['corrupt_b']:.2f} %")
 
 
 def mnist_c_rows(metrics: dict | None, path: str = "metrics/robustness.json", correct: dict | None = None,
@@ -154,25 +155,8 @@ def mnist_c_rows(metrics: dict | None, path: str = "metrics/robustness.json", co
     if correct is not None:
         sets = correct["sets"]
         clean, a, b = sets.index(IDENTITY), correct[gabor], correct[pixels]
-        out = []
-        for i, name in enumerate(sets):
-            if i == clean:
-                continue
-            first = drop_difference(a[clean], a[i], b[clean], b[i], seed, n_resamples)
-
-            def test(level: float, i=i) -> dict:
-                r = drop_difference(a[clean], a[i], b[clean], b[i], seed, n_resamples, level)
-                return {"diff": r["diff"], "ci_low": r["low"], "ci_high": r["high"], "p_value": r["p_value"]}
-
-            out.append(row(part, gabor, pixels, DROP,
-                           f"single run, {first['n']:,} test images, MNIST-C {name.replace('_', ' ')}",
-                           source="robustness", value_a=first["drop_a"], value_b=first["drop_b"],
-                           diff=first["diff"], test=test,
-                           method="paired bootstrap of the images' drop differences",
-                           detail=f"clean {100 * first['clean_a']:.2f} % / {100 * first['clean_b']:.2f} %, "
-                                  f"corrupted {100 * first['corrupt_a']:.2f} % / "
-                                  f"{100 * first['corrupt_b']:.2f} %"))
-        return out
+        return [_drop_row(part, f"MNIST-C {name.replace('_', ' ')}", (a[clean], a[i]), (b[clean], b[i]), seed,
+                          n_resamples) for i, name in enumerate(sets) if i != clean]
     if metrics is None:
         return [row(part, gabor, pixels, DROP, "MNIST-C", source="robustness",
                     verdict=NEEDS["robustness"].format(path=path))]
