@@ -22,6 +22,7 @@ from mnistlab.evidence.claims import (
     ablation_models,
     claims_markdown,
     compare_rows,
+    describe_sweeps,
     drop_difference,
     evaluate_claims,
     judge,
@@ -343,6 +344,8 @@ def test_claim_f_names_its_overfitting_recipe_once_as_chosen_on_purpose():
     [note] = [n for n in f["notes"] if n.startswith("Rests on the ablation sweep")]
     assert "made with the overfitting recipe on purpose (`mlp.epochs`: 40 here, 15 today" in note
     assert note.endswith("and otherwise with the current params.")
+    [line] = describe_sweeps({"ablation": data}, today, ["mlp", "seed"])
+    assert "made with the current params, apart from the overfitting recipe, chosen on purpose" in line
 
 
 # -- claim g: the drop from clean, a difference in differences ---------------------------------------

@@ -126,9 +126,16 @@ def describe_sweeps(data: dict[str, dict | None], today: dict | None, training: 
         seeds = sorted({fmt_seed(r.params.get(sweep["seed_param"])) for r in runs})
         varying = ", ".join(f"`{k}`" for k in sweep.get("varying_params") or []) or "the seed only"
         differ = sweep_differences(sweep, today, training)
-        made = ("today's params.yaml was not read" if differ is None else "made with the current params"
-                if not differ else f"made with other params than today's params.yaml: {'; '.join(differ)}")
-        own = [n for n in sweep.get("notes") or [] if not n.startswith("Made with other params")]
+        recipe = [d for d in differ or []
+                  if source == "ablation" and any(d.startswith(f"`{k}`") for k in OVERFIT)]
+        stale = [d for d in differ or [] if d not in recipe]
+        made = ("today's params.yaml was not read" if differ is None else
+                f"made with other params than today's params.yaml: {'; '.join(stale)}" if stale else
+                "made with the current params")
+        if recipe:
+            made += f", apart from the overfitting recipe, chosen on purpose: {'; '.join(recipe)}"
+        own = [n for n in sweep.get("notes") or []
+               if not n.startswith(("Made with other params", "The recipe of these runs"))]
         out.append(f"- **{SOURCES[source]}** (`{paths[source]}`): {len(runs)} runs, seeds "
                    f"{', '.join(seeds)}, varying {varying}; {made}." + "".join(f" {n}" for n in own))
     return out
