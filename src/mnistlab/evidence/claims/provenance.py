@@ -92,10 +92,7 @@ def _made_with(rows: list[dict], sweeps: Sweeps, today: dict | None, training: l
             out.append(f"Rests on {name}; today's params.yaml was not read, so whether it describes what the "
                        "pipeline trains now is not known.")
             continue
-        recipe = []
-        if ablation:  # the overfitting recipe differs from the defaults on purpose
-            recipe = [d for d in differ if any(d.startswith(f"`{k}`") for k in OVERFIT)]
-            differ = [d for d in differ if d not in recipe]
+        recipe, differ = _split_recipe(differ, ablation)
         if recipe:
             out.append(f"Rests on {name}, made with the overfitting recipe on purpose ("
                        f"{'; '.join(recipe)}) and otherwise with the current params"
@@ -109,6 +106,13 @@ def _made_with(rows: list[dict], sweeps: Sweeps, today: dict | None, training: l
             out.append(f"Rests on {name}, made with the current params (the keys of the stages that make the "
                        "models).")
     return out
+
+
+def _split_recipe(differ: list[str], ablation: bool) -> tuple[list[str], list[str]]:
+    """The differences of :func:`sweep_differences` split into the overfitting recipe's keys
+    (:data:`OVERFIT`, different from the defaults on purpose in the ablation) and the rest."""
+    recipe = [d for d in differ if ablation and any(d.startswith(f"`{k}`") for k in OVERFIT)]
+    return recipe, [d for d in differ if d not in recipe]
 
 
 def describe_sweeps(data: dict[str, dict | None], today: dict | None, training: list[str] | None,
@@ -126,9 +130,7 @@ def describe_sweeps(data: dict[str, dict | None], today: dict | None, training: 
         seeds = sorted({fmt_seed(r.params.get(sweep["seed_param"])) for r in runs})
         varying = ", ".join(f"`{k}`" for k in sweep.get("varying_params") or []) or "the seed only"
         differ = sweep_differences(sweep, today, training)
-        recipe = [d for d in differ or []
-                  if source == "ablation" and any(d.startswith(f"`{k}`") for k in OVERFIT)]
-        stale = [d for d in differ or [] if d not in recipe]
+        recipe, stale = _split_recipe(differ or [], source == "ablation")
         made = ("today's params.yaml was not read" if differ is None else
                 f"made with other params than today's params.yaml: {'; '.join(stale)}" if stale else
                 "made with the current params")
