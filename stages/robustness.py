@@ -4,8 +4,8 @@ Reads the raw test files (``--raw``) and every model under ``--models``. **MNIST
 (:mod:`mnistlab.evaluation.mnist_c`): the benchmark's 15 corruptions of all the raw test digits
 (or the official files of ``robustness.mnist_c_dir``). **Graded families**: a stratified subset of
 ``robustness.test_size`` raw digits under each family and severity of ``robustness.corruptions``.
-Every corrupted digit is preprocessed as the prepare stage did (scaling, ``prepare.deskew``) before
-the models see it. Writes:
+Every corrupted digit is preprocessed as the prepare stage did (scaling, deskewing as recorded in
+``--preprocessing``) before the models see it. Writes:
 
 - ``--metrics``: per model, clean accuracy, accuracy per graded family (mean over severities),
   ``mean_corruption_accuracy``, and ``mnist_c``: test error per corruption, ``clean``, ``mce`` (mean
@@ -32,6 +32,7 @@ from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import atomic_path, write_csv, write_json
 from mnistlab.core.params import load_params
 from mnistlab.core.runtime import stage
+from mnistlab.data.benchmark import read_deskew
 from mnistlab.evaluation.corruptions import FAMILIES
 from mnistlab.evaluation.mnist_c import PUBLISHED, PUBLISHED_SOURCE, SETTINGS
 from mnistlab.evaluation.robustness import (
@@ -68,7 +69,9 @@ def _relative(target: str, start: str) -> str:
 @stage
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", required=True, help="params.yaml (robustness, prepare.deskew)")
+    parser.add_argument("--params", required=True, help="params.yaml (robustness)")
+    parser.add_argument("--preprocessing", required=True,
+                        help="data/prepared/preprocessing.json: the prepare stage's deskew decision")
     parser.add_argument("--raw", required=True, help="folder of the raw IDX files (t10k-*.gz)")
     parser.add_argument("--models", required=True, help="folder of the trained models")
     parser.add_argument("--metrics", required=True, help="accuracies, MNIST-C errors to write (.json)")
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
 
     params = load_params(args.params)
     settings = params.robustness
-    deskew = params.prepare.deskew
+    deskew = read_deskew(args.preprocessing)
     corruptions = settings.corruptions.families()
     all_images, all_labels = read_test_files(args.raw)
     images, labels, index = load_test_subset(args.raw, settings.test_size, settings.seed)
@@ -121,8 +124,8 @@ def main(argv: list[str] | None = None) -> None:
          "low": round(wilson(r["errors"], r["n"])[0], 5), "high": round(wilson(r["errors"], r["n"])[1], 5)}
         for r in counts])
 
-    preprocessing = ("scaling to [0, 1] and deskewing (`prepare.deskew: true`)" if deskew
-                     else "scaling to [0, 1] only (`prepare.deskew: false`)")
+    preprocessing = ("scaling to [0, 1] and deskewing (`prepare.deskew`)" if deskew
+                     else "scaling to [0, 1] only (no deskewing: `prepare.deskew`)")
     view = "after deskewing, as the models see them" if deskew else "as the models see them (no deskewing)"
     units = {family: FAMILIES[family].unit for family in corruptions}
     graded = curve_counts(result, corruptions)

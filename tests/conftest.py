@@ -16,6 +16,7 @@ import pytest
 from support.paths import SAMPLE
 from support.workspace import BASELINE, SMALL, Workspace, clone_env, copy_clone, run
 
+from mnistlab.data.benchmark import write_preprocessing
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import prepare, save_splits
 
@@ -39,6 +40,7 @@ def prepared_dir(tmp_path_factory, sample_train, sample_test) -> Path:
     splits = prepare(sample_train, sample_test, val_size=500, train_size=2000, test_size=500,
                      deskew_images=True, seed=0)
     save_splits(splits, folder)
+    write_preprocessing(folder, "auto", True, "mnist")
     return folder
 
 

@@ -7,16 +7,14 @@ import pytest
 import yaml
 from support.paths import REPO
 
+from mnistlab.data.benchmark import TEST_LABEL_SHA256, identify_benchmark, labels_digest
 from mnistlab.models.registry import MODELS
 from mnistlab.reporting.anchors import (
     ANCHOR_TRAIN_IMAGES,
     ANCHORS,
     METHOD_TITLES,
-    TEST_LABEL_SHA256,
     anchor_rows,
     anchors_markdown,
-    identify_benchmark,
-    labels_digest,
     write_anchors,
 )
 
@@ -98,7 +96,7 @@ def test_the_markdown_says_the_training_sets_differ_and_gives_sources_and_interv
     y = np.arange(10_000) % 10
     text = anchors_markdown(rows, y, "sample", 17_721, 1_969, deskew=True)
     assert "trained on 60,000 images" in text and "ours on **17,721**" in text
-    assert "expected to be higher" in text and "deskewing (`prepare.deskew: true`)" in text
+    assert "expected to be higher" in text and "preprocessing deskewing (`prepare.deskew`" in text
     for title in METHOD_TITLES.values():
         assert f"## {title}" in text
     assert "| published: Convolutional net LeNet-5 | 0.95 % | 60,000 |" in text
@@ -106,7 +104,7 @@ def test_the_markdown_says_the_training_sets_differ_and_gives_sources_and_interv
     assert "LeCun et al. 1998, Proc. IEEE 86(11):2278-2324" in text and "Simard" in text
     assert "No published figure of the same method on this benchmark: `torch_patchnet`." in text
     full = anchors_markdown(rows, y, "mnist", 54_000, 6_000, deskew=False)
-    assert "expected to be higher" not in full and "none (`prepare.deskew: false`)" in full
+    assert "expected to be higher" not in full and "preprocessing none (`prepare.deskew`" in full
     path = write_anchors(tmp_path / "reports" / "anchors.md", rows, y, "data/digits.csv", 100, 10, True)
     assert "No published figures apply" in path.read_text()
 
@@ -115,4 +113,5 @@ def test_the_report_stage_writes_it():
     report = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["report"]
     assert "--anchors reports/anchors.md" in report["cmd"]
     assert any(isinstance(out, dict) and "reports/anchors.md" in out for out in report["outs"])
-    assert {"data.source", "prepare.deskew"} <= set(report["params"])
+    assert "data.source" in report["params"]  # deskewing: the prepare stage's record, a dependency
+    assert "data/prepared/preprocessing.json" in report["deps"]

@@ -386,6 +386,7 @@ ARGS = ["--params", "params.yaml", "--train", "data/prepared/train.npz", "--val"
         "--train-metrics", "metrics/train", "--compare", "metrics/compare.json",
         "--robustness", "metrics/robustness.json", "--proba", "data/evaluation/test_proba.npz",
         "--models", "models", "--curves", "plots/curves", "--images", "plots/images",
+        "--preprocessing", "data/prepared/preprocessing.json",
         "--leaderboard", "plots/leaderboard.csv", "--svm-gain", "plots/svm_gain.csv",
         "--embedding-model", "models/mlp_adam-he.npz", "--anchors", "reports/anchors.md"]
 
@@ -400,9 +401,9 @@ def write_params(path: Path) -> None:
 
 def make_project(root: Path, prepared_dir: Path) -> None:
     """A project folder: the sample's prepared splits, tiny untrained models, and every stage's outputs."""
-    for split in ("train", "val", "test"):
+    for name in ("train.npz", "val.npz", "test.npz", "preprocessing.json"):
         (root / "data/prepared").mkdir(parents=True, exist_ok=True)
-        (root / f"data/prepared/{split}.npz").write_bytes((prepared_dir / f"{split}.npz").read_bytes())
+        (root / f"data/prepared/{name}").write_bytes((prepared_dir / name).read_bytes())
     write_params(root / "params.yaml")
     build_mlp([16], rng=np.random.default_rng(0)).save(root / "models/mlp_adam-he.npz")
     torch.manual_seed(0)

@@ -14,6 +14,7 @@ from scipy import ndimage
 from support.paths import REPO, SAMPLE
 
 from mnistlab.core.errors import MnistlabError
+from mnistlab.data.benchmark import PREPROCESSING_JSON, write_preprocessing
 from mnistlab.data.prepare import deskew, scale
 from mnistlab.evaluation import corruptions as C
 from mnistlab.evaluation.mnist_c import CORRUPTIONS as MNIST_C
@@ -300,9 +301,9 @@ def run_stage(tmp_path: Path, models: Path, monkeypatch, *extra: str, mnist_c_di
     small = {"test_size": 300, "seed": 0, "corruptions": SMALL, "batch_size": 2000,
              "mnist_c_dir": mnist_c_dir}
     params = yaml.safe_load((REPO / "params.yaml").read_text())  # every key, small robustness settings
-    params["prepare"]["deskew"] = True
     params["robustness"] = small
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_preprocessing(tmp_path, "auto", True, "mnist")
     out = {name: tmp_path / rel for name, rel in [
         ("metrics", "metrics/robustness.json"), ("plots", "plots/robustness"),
         ("mnist_c_plot", "plots/mnist_c.csv"), ("curves", "plots/images/robustness_curves.png"),
@@ -310,6 +311,7 @@ def run_stage(tmp_path: Path, models: Path, monkeypatch, *extra: str, mnist_c_di
         ("mnist_c_strip", "plots/images/mnist_c_strip.png"), ("report", "reports/robustness.md"),
         ("correct", "data/evaluation/robustness_correct.npz")]}
     stage.main(["--params", str(tmp_path / "params.yaml"), "--raw", str(SAMPLE), "--models", str(models),
+                "--preprocessing", str(tmp_path / PREPROCESSING_JSON),
                 *(arg for name, path in out.items() for arg in (f"--{name.replace('_', '-')}", str(path))),
                 *extra])
     return out

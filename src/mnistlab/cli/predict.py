@@ -20,11 +20,12 @@ ratio ... centered in a 28x28 image by computing the center of mass of the pixel
 5. paste into a 28x28 black field so that the centre of mass lands on pixel (14, 14), shifted by
    whole pixels, as in MNIST.
 
-The models are trained on the prepared images, which are *deskewed* when ``prepare.deskew`` is true
-in params.yaml (the default). So ``predict`` then applies :func:`mnistlab.data.prepare.deskew` to the
-28x28 images when ``prepare.deskew`` is true in ``./params.yaml``, or when there is no params.yaml in
-the current folder; ``--deskew`` / ``--no-deskew`` override this. Use the same setting as the model
-was trained with.
+The models are trained on the prepared images, which are *deskewed* when the prepare stage decided
+so (``prepare.deskew``: true, or ``auto`` on digits, the default). So ``predict`` applies
+:func:`mnistlab.data.prepare.deskew` to the 28x28 images as that decision says: the prepare stage's
+record ``data/prepared/preprocessing.json`` when ``prepare.deskew`` is ``auto``, ``prepare.deskew``
+of ``./params.yaml`` when it is true or false, and deskewing when neither is there; ``--deskew`` /
+``--no-deskew`` override this. Use the same setting as the model was trained with.
 
 Output: one line per image, in the order given, ``path: digit (probability 0.987)`` on stdout, or
 ``error: path: what is wrong, what was expected`` on stderr for an image that is missing, not an
@@ -49,6 +50,7 @@ from PIL import Image, ImageOps
 from mnistlab.cli.images import read_image
 from mnistlab.core.constants import IMAGE_SIZE, N_CLASSES
 from mnistlab.core.errors import MnistlabError
+from mnistlab.data.benchmark import PREPROCESSING_JSON, read_deskew
 
 # The one place the model loader is named (it raises MnistlabError, one line, for a bad file).
 from mnistlab.models.registry import load_model
@@ -254,15 +256,20 @@ def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
     return centre_by_mass(fit_box(crop_to_ink(ink)))
 
 
-def default_deskew(params_path: str | os.PathLike = "params.yaml") -> bool:
-    """``prepare.deskew`` of ``params_path``, or True (the pipeline's default) when the file is absent
-    or is not a valid mnistlab params file (a note is printed to stderr then)."""
+def default_deskew(params_path: str | os.PathLike = "params.yaml",
+                   record: str | os.PathLike = f"data/prepared/{PREPROCESSING_JSON}") -> bool:
+    """``prepare.deskew`` of ``params_path`` when true or false; when ``auto``, the prepare stage's
+    decision in ``record``; True (deskewing, the pipeline's choice for digits) when either file is
+    absent, or is not valid (a note is printed to stderr then)."""
     if not Path(params_path).is_file():
         return True
     from mnistlab.core.params import load_params
 
     try:
-        return load_params(params_path).prepare.deskew
+        setting = load_params(params_path).prepare.deskew
+        if isinstance(setting, bool):
+            return setting
+        return read_deskew(record) if Path(record).is_file() else True
     except MnistlabError as err:
         print(f"note: deskewing as by default, since {err}", file=sys.stderr)
         return True
@@ -347,8 +354,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print all ten class probabilities as JSON")
     parser.add_argument(
         "--deskew", action=argparse.BooleanOptionalAction, default=None,
-        help="deskew the 28x28 images as the prepare stage does (default: prepare.deskew of "
-             "./params.yaml, or true without one); must match how the model was trained",
+        help="deskew the 28x28 images as the prepare stage does (default: as ./params.yaml's "
+             "prepare.deskew and data/prepared/preprocessing.json say, or true without them); "
+             "must match how the model was trained",
     )
 
 

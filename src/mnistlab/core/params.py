@@ -136,7 +136,7 @@ class PrepareParams(Section):
     val_size: SizeOrFraction
     train_size: SizeOrFraction | None
     test_size: SizeOrFraction | None
-    deskew: bool
+    deskew: bool | Literal["auto"]  # auto: digits only (mnistlab.data.benchmark.resolve_deskew)
     seed: Seed
 
     @model_validator(mode="after")

@@ -5,8 +5,8 @@ its test error on the official 10,000 test images, the training images it saw an
 model of the registry is matched to rows by its ``anchor`` attribute
 (:class:`mnistlab.models.registry.ModelSpec`: ``"linear"``, ``"svm"``, ``"mlp"``, ``"lenet5"``,
 ``"cnn"``), never by name. Which benchmark's rows apply is decided from the test labels
-(:func:`identify_benchmark`): the official MNIST and Fashion-MNIST test sets are recognised by a
-SHA-256 of their 10,000 labels in file order.
+(:func:`mnistlab.data.benchmark.identify_benchmark`): the official MNIST and Fashion-MNIST test
+sets are recognised by a SHA-256 of their 10,000 labels in file order.
 
 Sources (checked against):
 
@@ -29,7 +29,6 @@ Every anchor was trained on the full 60,000 training images of its dataset.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,21 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from mnistlab.core.io import atomic_path
+from mnistlab.data.benchmark import BENCHMARK_TITLES, identify_benchmark
 from mnistlab.models.registry import MODELS
 
 #: Training images of every published anchor: the whole official training set.
 ANCHOR_TRAIN_IMAGES = 60_000
 
-#: SHA-256 (hex) of the official test labels, 10,000 in file order as int64: the benchmark they identify.
-TEST_LABEL_SHA256 = {
-    # t10k-labels-idx1-ubyte, MD5 ec29112dd5afa0611ce80d1b7f02629c (mnistlab.core.sources.MNIST)
-    "2fd8de6bdb8d11780b4b96dc57847bcfe6953f7c32aa48bfcd8237c3b7847243": "mnist",
-    # t10k-labels-idx1-ubyte of Fashion-MNIST (1,000 per class)
-    "d51d859896c55775b9e9e219b77ff03bcec1b6ac322f313544dc3f9e7bc94fae": "fashion-mnist",
-}
-#: ``data.source`` values that name a benchmark, for test sets that are a part of its test images.
-SOURCE_BENCHMARKS = {"mnist": "mnist", "sample": "mnist", "fashion-mnist": "fashion-mnist"}
-BENCHMARK_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 
 LECUN_TABLE = "MNIST page table (yann.lecun.com/exdb/mnist)"
 LECUN_1998 = f"LeCun et al. 1998, Proc. IEEE 86(11):2278-2324; {LECUN_TABLE}"
@@ -124,42 +114,6 @@ COLUMNS = ("model", "our_error", "ci_low", "ci_high", "published", "conditions",
            "published_train_images", "source")
 
 
-def labels_digest(y: np.ndarray) -> str:
-    """SHA-256 (hex) of labels as int64 bytes, in order: the key of :data:`TEST_LABEL_SHA256`."""
-    return hashlib.sha256(np.asarray(y).astype(np.int64).tobytes()).hexdigest()
-
-
-def identify_benchmark(y_test: np.ndarray, source: str) -> tuple[str | None, str]:
-    """Which benchmark's anchors apply to a test set, and how that was decided.
-
-    Parameters
-    ----------
-    y_test : ndarray of shape (N,), integers 0..9
-        The prepared test labels, in file order.
-    source : str
-        ``data.source`` of params.yaml.
-
-    Returns
-    -------
-    benchmark : {"mnist", "fashion-mnist"} or None
-        From the labels when they are an official test set (:data:`TEST_LABEL_SHA256`); else from a
-        named ``data.source`` (:data:`SOURCE_BENCHMARKS`: a part of that test set); else None.
-    how : str
-        One sentence for the report.
-    """
-    found = TEST_LABEL_SHA256.get(labels_digest(y_test))
-    if found is not None:
-        return found, (f"the test labels are those of the official {BENCHMARK_TITLES[found]} test set "
-                       f"({len(y_test):,} images, same order)")
-    named = SOURCE_BENCHMARKS.get(source)
-    if named is not None:
-        return named, (f"data.source = {source}, but the {len(y_test):,} test images are not the official "
-                       f"{BENCHMARK_TITLES[named]} test set of 10,000: published errors are on those, so "
-                       "the comparison is indicative only")
-    return None, (f"the {len(y_test):,} test labels are not those of the official MNIST or Fashion-MNIST "
-                  f"test set, and data.source ({source}) names neither")
-
-
 def _our_error(row: dict) -> tuple[float, float, float]:
     """Test error and its 95 % Wilson bounds (fractions) of a leaderboard row."""
     return row["error_rate"], round(1 - row["ci_high"], 6), round(1 - row["ci_low"], 6)
@@ -230,7 +184,8 @@ def anchors_markdown(leaderboard: list[dict], y_test: np.ndarray, source: str, n
     n_train, n_val : int
         Images of the prepared training and validation splits.
     deskew : bool
-        ``prepare.deskew``: every image of this run deskewed (the table's "deskewing").
+        Every image of this run deskewed (the table's "deskewing"): the prepare stage's decision
+        (:func:`mnistlab.data.benchmark.read_deskew`).
     """
     benchmark, how = identify_benchmark(y_test, source)
     lines = ["# Our test errors beside the published ones", "",
@@ -249,7 +204,7 @@ def anchors_markdown(leaderboard: list[dict], y_test: np.ndarray, source: str, n
         "",
         "Published errors are on the official 10,000 test images. Ours: one run, one seed, with its "
         "95 % Wilson interval; preprocessing "
-        + ("deskewing (`prepare.deskew: true`)" if deskew else "none (`prepare.deskew: false`)")
+        + ("deskewing" if deskew else "none") + " (`prepare.deskew`, as the prepare stage decided it)"
         + ", training distortions as set in `params.yaml` (`torch.augment`, `mlp.max_shift`).",
     ]
     ours = {row["model"]: row for row in leaderboard}

@@ -26,6 +26,7 @@ from sklearn.manifold import TSNE
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import Split, atomic_path, read_json, read_probabilities, read_split
 from mnistlab.core.params import Params
+from mnistlab.data.benchmark import read_deskew
 from mnistlab.data.prepare import label_counts
 from mnistlab.evaluation.calibration import reliability_bins
 from mnistlab.evidence.compare import accuracy_interval, paired_bootstrap_diff
@@ -512,6 +513,9 @@ class ReportFiles:
         Output CSVs.
     embedding_model : Path
         The NumPy MLP (``.npz``) of the embeddings and first-layer weights.
+    preprocessing : Path
+        ``data/prepared/preprocessing.json``: whether the images were deskewed
+        (:func:`mnistlab.data.benchmark.read_deskew`).
     anchors : Path or None
         Output Markdown of our test errors beside the published ones
         (:func:`mnistlab.reporting.anchors.write_anchors`); None: not written.
@@ -528,6 +532,7 @@ class ReportFiles:
     proba: Path
     models: Path
     curves: Path
+    preprocessing: Path
     images: Path
     leaderboard: Path
     svm_gain: Path
@@ -561,7 +566,7 @@ def make_report(files: ReportFiles, params: Params) -> tuple[list[Path], list[st
     files : ReportFiles
     params : Params
         ``report`` (gallery size, embedding samples, seed) and ``gabor`` (the bank drawn beside
-        the CNN's filters); ``data.source`` and ``prepare.deskew`` for ``files.anchors``.
+        the CNN's filters); ``data.source`` for ``files.anchors``.
 
     Returns
     -------
@@ -595,7 +600,7 @@ def make_report(files: ReportFiles, params: Params) -> tuple[list[Path], list[st
     tables = [Path(files.leaderboard), Path(files.svm_gain)]
     if files.anchors is not None:
         tables.append(write_anchors(files.anchors, rows, test.y, params.data.source, len(splits["train"].y),
-                                    len(splits["val"].y), params.prepare.deskew))
+                                    len(splits["val"].y), read_deskew(files.preprocessing)))
 
     embedding = Path(files.embedding_model)
     inputs = ReportInputs(

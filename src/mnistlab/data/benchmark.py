@@ -1,0 +1,109 @@
+"""Which benchmark a dataset is, and the preprocessing that follows from it.
+
+The official MNIST and Fashion-MNIST test sets are recognised by a SHA-256 of their 10,000 labels in
+file order (:func:`identify_benchmark`); a named ``data.source`` decides when the labels are not a
+whole official test set. ``prepare.deskew: auto`` deskews digits and leaves every other image set
+as it is (:func:`resolve_deskew`): deskewing straightens the slant of handwriting (LeCun et al.
+1998, Proc. IEEE 86(11):2278-2324, the "deskewing" rows of the MNIST table); clothes have no slant
+to correct. The prepare stage writes the decision to ``data/prepared/preprocessing.json``
+(:func:`write_preprocessing`), the one place the later stages and ``predict`` read it from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mnistlab.core.errors import MnistlabError
+from mnistlab.core.io import write_json
+
+#: SHA-256 (hex) of the official test labels, 10,000 in file order as int64: the benchmark they identify.
+TEST_LABEL_SHA256 = {
+    # t10k-labels-idx1-ubyte, MD5 ec29112dd5afa0611ce80d1b7f02629c (mnistlab.core.sources.MNIST)
+    "2fd8de6bdb8d11780b4b96dc57847bcfe6953f7c32aa48bfcd8237c3b7847243": "mnist",
+    # t10k-labels-idx1-ubyte of Fashion-MNIST (1,000 per class)
+    "d51d859896c55775b9e9e219b77ff03bcec1b6ac322f313544dc3f9e7bc94fae": "fashion-mnist",
+}
+#: ``data.source`` values that name a benchmark, for test sets that are a part of its test images.
+SOURCE_BENCHMARKS = {"mnist": "mnist", "sample": "mnist", "fashion-mnist": "fashion-mnist"}
+BENCHMARK_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+#: Benchmarks of handwritten digits, which ``prepare.deskew: auto`` deskews.
+DIGIT_BENCHMARKS = frozenset({"mnist"})
+#: The prepare stage's record of the preprocessing, in the folder of the prepared splits.
+PREPROCESSING_JSON = "preprocessing.json"
+
+
+def labels_digest(y: np.ndarray) -> str:
+    """SHA-256 (hex) of labels as int64 bytes, in order: the key of :data:`TEST_LABEL_SHA256`."""
+    return hashlib.sha256(np.asarray(y).astype(np.int64).tobytes()).hexdigest()
+
+
+def identify_benchmark(y_test: np.ndarray, source: str) -> tuple[str | None, str]:
+    """Which benchmark a test set belongs to, and how that was decided.
+
+    Parameters
+    ----------
+    y_test : ndarray of shape (N,), integers 0..9
+        Test labels, in file order.
+    source : str
+        ``data.source`` of params.yaml.
+
+    Returns
+    -------
+    benchmark : {"mnist", "fashion-mnist"} or None
+        From the labels when they are an official test set (:data:`TEST_LABEL_SHA256`); else from a
+        named ``data.source`` (:data:`SOURCE_BENCHMARKS`: a part of that test set); else None.
+    how : str
+        One sentence for a report.
+    """
+    found = TEST_LABEL_SHA256.get(labels_digest(y_test))
+    if found is not None:
+        return found, (f"the test labels are those of the official {BENCHMARK_TITLES[found]} test set "
+                       f"({len(y_test):,} images, same order)")
+    named = SOURCE_BENCHMARKS.get(source)
+    if named is not None:
+        return named, (f"data.source = {source}, but the {len(y_test):,} test images are not the official "
+                       f"{BENCHMARK_TITLES[named]} test set of 10,000: published errors are on those, so "
+                       "the comparison is indicative only")
+    return None, (f"the {len(y_test):,} test labels are not those of the official MNIST or Fashion-MNIST "
+                  f"test set, and data.source ({source}) names neither")
+
+
+def resolve_deskew(setting: bool | str, benchmark: str | None) -> bool:
+    """``prepare.deskew`` as a decision: ``True``/``False`` as given; ``"auto"``: deskew unless the
+    data are known not to be digits (a benchmark outside :data:`DIGIT_BENCHMARKS`, e.g.
+    Fashion-MNIST). Unknown data (``benchmark`` None) are taken for digits, this project's subject."""
+    if isinstance(setting, bool):
+        return setting
+    return benchmark is None or benchmark in DIGIT_BENCHMARKS
+
+
+def write_preprocessing(folder: str | os.PathLike, setting: bool | str, deskew: bool,
+                        benchmark: str | None) -> Path:
+    """Write ``folder/preprocessing.json``: ``{"deskew": bool, "setting": ..., "benchmark": ...}``."""
+    path = Path(folder) / PREPROCESSING_JSON
+    write_json(path, {"deskew": deskew, "setting": setting, "benchmark": benchmark})
+    return path
+
+
+def read_deskew(path: str | os.PathLike) -> bool:
+    """The ``deskew`` decision the prepare stage recorded in ``path`` (``data/prepared/preprocessing.json``).
+
+    Raises
+    ------
+    MnistlabError
+        If the file is missing or has no boolean ``deskew``.
+    """
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text()).get("deskew")
+    except (OSError, ValueError, AttributeError) as err:
+        raise MnistlabError(f"{path}: cannot read the prepare stage's record ({err.__class__.__name__}); "
+                            "run `dvc repro prepare`") from None
+    if not isinstance(value, bool):
+        raise MnistlabError(f"{path}: expected a boolean 'deskew'; run `dvc repro prepare`")
+    return value
