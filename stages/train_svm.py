@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     front, x_train, y_train, x_val, y_val = features(args.features, args, svm.resolution)
     x_train, y_train = stratified_subset(x_train, y_train, svm.train_size, params.seed, "svm.train_size")
     classifier, metrics = fit_svm(x_train, y_train, x_val, y_val, svm.C, svm.gamma,
-                                  method=svm.method, n_components=svm.n_components, seed=params.seed)
+                                  method=svm.method, n_components=svm.n_components, seed=params.seed,
+                                  gamma_factor=svm.gamma_factor)
     save_svm(SVMModel(front, classifier), args.model)
     write_json(args.metrics, metrics)
     print(f"{Path(args.model).stem}: " + ", ".join(f"{k} = {v}" for k, v in metrics.items()))

@@ -18,7 +18,7 @@ from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import read_split
 from mnistlab.core.params import load_params
 from mnistlab.models.torch_models.models import default_sizes
-from mnistlab.models.tuning import FAMILIES, run_study
+from mnistlab.models.tuning import FAMILIES, StudyResult, TrialRecord, run_study, tuning_markdown
 
 #: A study of seconds: 2 trials per family, 1 epoch, small spaces.
 TINY = {
@@ -168,3 +168,26 @@ def test_missing_splits_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "nope.npz" in err and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_lucky_best_trial_loses_to_the_current_setting_over_seeds():
+    """The networks' best trial and current setting are trained again with more seeds; the choice
+    is the higher mean, so one lucky seed does not make a default."""
+    trials = [TrialRecord(0, {"lr": 0.002}, 0.980, 1.0), TrialRecord(1, {"lr": 0.004}, 0.990, 1.0)]
+    result = StudyResult("mlp", ["mlp_adam-he"], trials, baseline=0, seconds=2.0)
+    assert result.choice.number == 1 and result.beats_baseline is True  # one seed each
+    result.confirm = {"seeds": [0, 1, 2], "seconds": 2.0,
+                      "accuracies": {"0": [0.980, 0.985, 0.984], "1": [0.990, 0.976, 0.977]}}
+    assert result.choice.number == 0 and result.beats_baseline is False
+    summary = result.summary()
+    assert summary["choice"]["number"] == 0 and summary["best"]["number"] == 1
+    assert summary["choice_accuracy"] == pytest.approx(np.mean([0.980, 0.985, 0.984]))
+    text = tuning_markdown([summary])
+    assert "mean of 3 seeds" in text and "- trial 0 (current setting): 98.00 %, 98.50 %, 98.40 %" in text
+    assert "| 0 **(choice)** (current setting) |" in text
+
+
+def test_the_deterministic_svms_are_not_trained_again(tiny_study):
+    _, out, _ = tiny_study
+    for family in ("svm", "gabor"):
+        assert json.loads((out / f"{family}.json").read_text())["confirm"] is None

@@ -207,6 +207,7 @@ class SVMParams(Section):
     method: Literal["exact", "nystroem"]
     C: Annotated[float, Field(gt=0, le=1e6)]
     gamma: Literal["scale", "auto"] | Annotated[float, Field(gt=0, le=1e3)]
+    gamma_factor: Annotated[float, Field(gt=0, le=1e3)]  # multiplies gamma (mnistlab tune's knob)
     resolution: Resolution
     train_size: SizeOrFraction | None
     n_components: Annotated[int, Field(gt=0, le=50000)]  # nystroem only: landmarks of the approximation
@@ -453,6 +454,9 @@ class TuneParams(Section):
     """
 
     n_trials: Annotated[int, Field(ge=1, le=1000)]  # the same budget for every family
+    # more training seeds for the current setting and the best trial of a family whose training is
+    # random (mlp, cnn): the choice is the higher mean validation accuracy over 1 + confirm_seeds
+    confirm_seeds: Annotated[int, Field(ge=0, le=10)]
     seed: Seed
     train_size: SizeOrFraction | None
     svm: SVMSpace

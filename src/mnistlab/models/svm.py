@@ -148,6 +148,7 @@ def fit_svm(
     method: str = "exact",
     n_components: int = 1000,
     seed: int = 0,
+    gamma_factor: float = 1.0,
 ) -> tuple[CalibratedClassifierCV, dict]:
     """Fit an RBF SVM on feature vectors and calibrate its probabilities on the validation split.
 
@@ -166,6 +167,9 @@ def fit_svm(
         ``svm.n_components``: Nystroem landmarks (ignored by ``exact``).
     seed : int
         Randomness of the Nystroem landmarks.
+    gamma_factor : float
+        ``svm.gamma_factor``, > 0: the kernel uses ``gamma_factor`` times the resolved ``gamma``
+        (how ``mnistlab tune`` searches one multiple of ``scale`` for both SVMs).
 
     Returns
     -------
@@ -181,7 +185,7 @@ def fit_svm(
         For an unknown ``method``.
     """
     start = time.perf_counter()
-    svm = make_svm(method, C, resolve_gamma(gamma, x_train), n_components, seed, len(y_train))
+    svm = make_svm(method, C, gamma_factor * resolve_gamma(gamma, x_train), n_components, seed, len(y_train))
     svm.fit(x_train, y_train)
     classifier = CalibratedClassifierCV(FrozenEstimator(svm), method="sigmoid").fit(x_val, y_val)
     seconds = time.perf_counter() - start

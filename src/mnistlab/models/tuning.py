@@ -26,6 +26,13 @@ Families, their model (chosen from the registry by attributes) and what a trial 
 Each trial records its values, its validation accuracy and its wall time in seconds (features,
 fitting and scoring; the Gabor features of the ``svm`` study are computed once, before its trials,
 and counted in its total).
+
+One run of a network is one draw of its training noise: a trial can win by a lucky seed. So for the
+families whose training is random (``mlp``, ``cnn``) the current setting and the best trial are
+trained again with ``tune.confirm_seeds`` more seeds (``seed + 1``, ``seed + 2``, ...), and the
+choice is the one of higher mean validation accuracy over all its seeds (the current setting on a
+tie). The SVM families are deterministic: a second fit gives the same accuracy, so they are not
+re-scored.
 """
 
 from __future__ import annotations
@@ -107,6 +114,7 @@ class StudyResult:
     n_val: int = 0
     n_trials: int = 0
     seed: int = 0
+    confirm: dict | None = None
 
     @property
     def best(self) -> TrialRecord | None:
@@ -118,17 +126,32 @@ class StudyResult:
     def baseline_trial(self) -> TrialRecord | None:
         return None if self.baseline is None else self.trials[self.baseline]
 
+    def mean_accuracy(self, trial: TrialRecord) -> float | None:
+        """Validation accuracy of a trial: the mean over its seeds when it was re-scored."""
+        scores = (self.confirm or {}).get("accuracies", {}).get(str(trial.number))
+        return float(np.mean(scores)) if scores else trial.val_accuracy
+
+    @property
+    def choice(self) -> TrialRecord | None:
+        """The best trial, or the current setting when the re-scoring over seeds
+        (``confirm``) gave it a mean at least as high."""
+        base, best = self.baseline_trial, self.best
+        if self.confirm is None or base is None or best is None:
+            return best
+        return best if self.mean_accuracy(best) > self.mean_accuracy(base) else base
+
     @property
     def beats_baseline(self) -> bool | None:
-        """True when the best trial scored higher than the current setting; None without one."""
-        base, best = self.baseline_trial, self.best
-        if base is None or base.val_accuracy is None or best is None:
+        """True when the choice scored higher than the current setting (means over seeds when
+        re-scored); None without a current setting in the space."""
+        base, choice = self.baseline_trial, self.choice
+        if base is None or base.val_accuracy is None or choice is None:
             return None
-        return best.val_accuracy > base.val_accuracy
+        return self.mean_accuracy(choice) > self.mean_accuracy(base)
 
     def summary(self) -> dict:
         """Everything of the study as JSON-ready data (``<family>.json``)."""
-        best, base = self.best, self.baseline_trial
+        best, base, choice = self.best, self.baseline_trial, self.choice
         return {
             "family": self.family, "models": self.models, "n_trials": self.n_trials, "seed": self.seed,
             "n_train": self.n_train, "n_val": self.n_val, "space": self.space,
@@ -136,6 +159,10 @@ class StudyResult:
             "trial_seconds": round(sum(t.seconds for t in self.trials), 1),
             "baseline": None if base is None else dataclasses.asdict(base),
             "best": None if best is None else dataclasses.asdict(best),
+            "choice": None if choice is None else dataclasses.asdict(choice),
+            "choice_accuracy": None if choice is None else self.mean_accuracy(choice),
+            "baseline_accuracy": None if base is None else self.mean_accuracy(base),
+            "confirm": self.confirm,
             "beats_baseline": self.beats_baseline,
             "settings": self.settings,
             "trials": [dataclasses.asdict(t) for t in self.trials],
@@ -178,10 +205,11 @@ class _Study:
 
     models: list[str]
     suggest: Callable  # (optuna trial) -> values
-    objective: Callable[[dict], float]  # values -> validation accuracy
+    objective: Callable[..., float]  # (values, seed) -> validation accuracy
     baseline: dict | None  # values of the current setting, for enqueue_trial (Optuna's names)
     settings: Callable[[dict], dict]  # values -> params.yaml settings
     setup_seconds: float = 0.0
+    random: bool = False  # training depends on the seed: re-score the choice over tune.confirm_seeds
 
 
 def _svm_accuracy(x_train, y_train, x_val, y_val, C: float, gamma: float, params: Params) -> float:
@@ -214,7 +242,7 @@ def _svm_study(params: Params, train: Split, val: Split) -> _Study:
         return {"C": _log_uniform(trial, "C", space.C),
                 "gamma_factor": _log_uniform(trial, "gamma_factor", space.gamma_factor)}
 
-    def objective(values: dict) -> float:
+    def objective(values: dict, seed: int) -> float:
         scores = [_svm_accuracy(x_train, train.y, x_val, val.y, values["C"],
                                 values["gamma_factor"] * scale[name], params)
                   for name, (x_train, x_val) in features.items()]
@@ -224,13 +252,12 @@ def _svm_study(params: Params, train: Split, val: Split) -> _Study:
 
     baseline = None
     if (params.svm.gamma == "scale" and _in_range(params.svm.C, space.C)
-            and _in_range(1.0, space.gamma_factor)):
-        baseline = {"C": params.svm.C, "gamma_factor": 1.0}
+            and _in_range(params.svm.gamma_factor, space.gamma_factor)):
+        baseline = {"C": params.svm.C, "gamma_factor": params.svm.gamma_factor}
 
     def settings(values: dict) -> dict:
-        gamma = ("scale" if values["gamma_factor"] == 1.0 else
-                 f"{values['gamma_factor']:.4g} x scale: no params.yaml spelling (both SVMs share svm.gamma)")
-        return {"svm.C": round(values["C"], 4), "svm.gamma": gamma}
+        return {"svm.C": round(values["C"], 4), "svm.gamma": "scale",
+                "svm.gamma_factor": round(values["gamma_factor"], 4)}
 
     return _Study(list(features), suggest, objective, baseline, settings, setup)
 
@@ -262,11 +289,11 @@ def _gabor_study(params: Params, train: Split, val: Split) -> _Study:
                 "pool": _choice(trial, "pool", space.pool),
                 "pca_components": _choice(trial, "pca_components", space.pca_components)}
 
-    def objective(values: dict) -> float:
+    def objective(values: dict, seed: int) -> float:
         features = GaborFeatures.from_params(_gabor_params(params, values))
         x_train = features.fit_transform(train.x)
         x_val = features.transform(val.x)
-        gamma = resolve_gamma(params.svm.gamma, x_train)
+        gamma = params.svm.gamma_factor * resolve_gamma(params.svm.gamma, x_train)
         return _svm_accuracy(x_train, train.y, x_val, val.y, params.svm.C, gamma, params)
 
     g = params.gabor
@@ -294,13 +321,13 @@ def _mlp_study(params: Params, train: Split, val: Split) -> _Study:
         return {"width": _choice(trial, "width", space.width), "lr": _log_uniform(trial, "lr", space.lr),
                 "dropout": _uniform(trial, "dropout", space.dropout)}
 
-    def objective(values: dict) -> float:
+    def objective(values: dict, seed: int) -> float:
         mp = params.mlp
         optimizer = getattr(mp, model.optimizer)
         mp = mp.model_copy(update={"hidden_sizes": [values["width"]], "dropout": values["dropout"],
                                    model.optimizer: optimizer.model_copy(update={"lr": values["lr"]})})
         _, metrics = train_mlp(mp, model.optimizer, model.init, (train.x, train.y), (val.x, val.y),
-                               seed=params.seed)
+                               seed=seed)
         return float(metrics["val_accuracy"])
 
     mp = params.mlp
@@ -316,7 +343,7 @@ def _mlp_study(params: Params, train: Split, val: Split) -> _Study:
         return {"mlp.hidden_sizes": [values["width"]], f"mlp.{model.optimizer}.lr": round(values["lr"], 6),
                 "mlp.dropout": round(values["dropout"], 3)}
 
-    return _Study([name], suggest, objective, baseline, settings)
+    return _Study([name], suggest, objective, baseline, settings, random=True)
 
 
 def _cnn_study(params: Params, train: Split, val: Split) -> _Study:
@@ -342,12 +369,12 @@ def _cnn_study(params: Params, train: Split, val: Split) -> _Study:
         widths = [max(1, round(values["width"] * c / channels[0])) for c in channels]
         return {**defaults, "channels": widths, "dropout": values["dropout"]}
 
-    def objective(values: dict) -> float:
+    def objective(values: dict, seed: int) -> float:
         scale = values["augment_scale"]
         augmenter = Augmenter(aug.rotation_degrees * scale, aug.perspective_distortion * scale,
                               aug.perspective_p, enabled=base.augment.enabled, max_shift=aug.max_shift)
         settings = dataclasses.replace(base, sizes=sizes(values), epochs=values["epochs"], lr=values["lr"],
-                                       augment=augmenter)
+                                       augment=augmenter, seed=seed)
         return float(train_model(settings, train, val).metrics["val_accuracy"])
 
     current = {"width": channels[0], "dropout": defaults["dropout"], "epochs": base.epochs, "lr": base.lr,
@@ -371,7 +398,7 @@ def _cnn_study(params: Params, train: Split, val: Split) -> _Study:
             "torch.augment.perspective_distortion": round(aug.perspective_distortion * scale, 3),
         }
 
-    return _Study([name], suggest, objective, baseline, settings)
+    return _Study([name], suggest, objective, baseline, settings, random=True)
 
 
 STUDIES: dict[str, Callable[[Params, Split, Split], _Study]] = {
@@ -428,7 +455,7 @@ def run_study(params: Params, family: str, train: Split, val: Split,
         searched = list(values)  # the objective may add what it derived (an SVM's gamma, ...)
         tick = time.perf_counter()
         try:
-            accuracy = study_spec.objective(values)
+            accuracy = study_spec.objective(values, params.seed)
         except MnistlabError as err:
             seconds = time.perf_counter() - tick
             records.append(TrialRecord(trial.number, values, None, round(seconds, 2), "failed", str(err)))
@@ -447,8 +474,32 @@ def run_study(params: Params, family: str, train: Split, val: Split,
                          n_train=len(train.y), n_val=len(val.y), n_trials=tp.n_trials, seed=tp.seed)
     if result.best is None:
         raise MnistlabError(f"tune {family}: all {tp.n_trials} trials failed; the first: {records[0].note}")
-    result.settings = study_spec.settings(result.best.values)
+    base, best = result.baseline_trial, result.best
+    if study_spec.random and tp.confirm_seeds and base is not None and base.val_accuracy is not None \
+            and best.number != base.number:
+        result.confirm = _confirm(study_spec, [base, best], params.seed, tp.confirm_seeds, family, log)
+    result.seconds = time.perf_counter() - start
+    result.settings = study_spec.settings(result.choice.values)
     return result
+
+
+def _confirm(study_spec: _Study, trials: list[TrialRecord], seed: int, n_seeds: int, family: str,
+             log: Callable[[str], None]) -> dict:
+    """Train each trial's values again with seeds ``seed + 1 .. seed + n_seeds``: ``{"seeds",
+    "accuracies": {trial number (str): [accuracy per seed, the study's first]}, "seconds"}``."""
+    tick = time.perf_counter()
+    seeds = [seed + k for k in range(1, n_seeds + 1)]
+    accuracies = {}
+    for trial in trials:
+        searched = {key: value for key, value in trial.values.items()
+                    if not key.startswith(("gamma_", "val_accuracy_"))}
+        scores = [float(trial.val_accuracy)]
+        for s in seeds:
+            scores.append(float(study_spec.objective(dict(searched), s)))
+            log(f"tune {family} trial {trial.number} again with seed {s}: val_accuracy {scores[-1]:.4f}")
+        accuracies[str(trial.number)] = scores
+    seconds = round(time.perf_counter() - tick, 1)
+    return {"seeds": [seed, *seeds], "accuracies": accuracies, "seconds": seconds}
 
 
 def _short(values: dict) -> str:
@@ -497,22 +548,27 @@ def tuning_markdown(summaries: list[dict]) -> str:
         "Generated by `mnistlab tune` (`mnistlab.models.tuning`; docs/tuning.md); do not edit by hand. "
         "Each family had one Optuna study (TPE sampler) of the same number of trials, each trial scored "
         "by validation accuracy; the test split was not read. Trial 0 is the current params.yaml "
-        "setting when it lies in the search space. Seconds: wall time on the machine that ran the study.",
+        "setting when it lies in the search space. For the networks, whose training is random, the "
+        "current setting and the best trial were trained again with more seeds and the choice is the "
+        "higher mean (marked \"mean of k seeds\"). Seconds: wall time on the machine that ran the study.",
         "",
         "| family | models scored | trials | training / validation images | current setting (val) "
         "| choice (val) | beats current | compute, s |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in summaries:
-        base, best = s["baseline"], s["best"]
+        base, choice = s["baseline"], s.get("choice") or s["best"]
         beats = {True: "yes", False: "no", None: "n/a"}[s["beats_baseline"]]
+        seeds = f", mean of {len(s['confirm']['seeds'])} seeds" if s.get("confirm") else ""
+        base_acc = s.get("baseline_accuracy", base and base["val_accuracy"])
+        choice_acc = s.get("choice_accuracy", choice["val_accuracy"])
         lines.append(
             f"| {s['family']} | {', '.join(s['models'])} | {s['n_trials']} (seed {s['seed']}) | "
             f"{s['n_train']:,} / {s['n_val']:,} | "
-            f"{_accuracy(base['val_accuracy']) if base else 'outside the space'} "
-            f"| {_accuracy(best['val_accuracy'])} (trial {best['number']}) | {beats} | {s['seconds']:,.0f} |")
+            f"{_accuracy(base_acc) + seeds if base else 'outside the space'} "
+            f"| {_accuracy(choice_acc)} (trial {choice['number']}{seeds}) | {beats} | {s['seconds']:,.0f} |")
     for s in summaries:
-        best = s["best"]
+        best = s.get("choice") or s["best"]
         lines += ["", f"## {s['family']}: {', '.join(s['models'])}", "",
                   "Search space (params.yaml `tune." + s["family"] + "`): "
                   + "; ".join(f"{k} {json.dumps(v)}" for k, v in s["space"].items()) + ".", "",
@@ -523,6 +579,15 @@ def tuning_markdown(summaries: list[dict]) -> str:
             value = _accuracy(t["val_accuracy"]) + (f" ({t['note']})" if t["note"] else "")
             lines.append(f"| {t['number']}{mark} | {_fmt_values(t['values'])} | {value} | "
                          f"{t['seconds']:.1f} |")
+        confirm = s.get("confirm")
+        if confirm:
+            lines += ["", f"Trained again with seeds {', '.join(map(str, confirm['seeds'][1:]))} "
+                      f"({confirm['seconds']:,.1f} s), validation accuracy per seed "
+                      f"({', '.join(map(str, confirm['seeds']))}):", ""]
+            base_n = s["baseline"]["number"]
+            lines += [f"- trial {number}{' (current setting)' if base_n == int(number) else ''}: "
+                      + ", ".join(map(_accuracy, scores)) + f"; mean {_accuracy(float(np.mean(scores)))}"
+                      for number, scores in confirm["accuracies"].items()]
         verdict = ("The choice scored higher on validation than the current setting; as settings:"
                    if s["beats_baseline"] else
                    "The choice did not score higher on validation than the current setting, which stays."
