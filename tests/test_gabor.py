@@ -150,10 +150,10 @@ def test_batched_features_match_a_per_image_scipy_loop(images, stride, pool):
 @pytest.mark.parametrize(
     ("settings", "n_features"),
     [
-        ({}, 100),
-        ({"pca_components": None}, 18 * 7 * 7),
-        ({"pca_components": None, "stride": 1, "pool": 7}, 18 * 4 * 4),
-        ({"resolution": 14, "kernel_size": 7, "pca_components": None}, 18 * 4 * 4),
+        ({}, 150),
+        ({"pca_components": None}, 24 * 7 * 7),  # 6 orientations x 4 frequencies x 7 x 7 cells
+        ({"pca_components": None, "stride": 1, "pool": 7}, 24 * 4 * 4),
+        ({"resolution": 14, "kernel_size": 7, "pca_components": None}, 24 * 4 * 4),
         ({"orientations": 8, "frequencies": [0.15], "standardize": True, "pca_components": 30}, 30),
     ],
 )
@@ -259,7 +259,7 @@ BAD_PARAMS = [
     ({"resolution": 14, "kernel_size": 15}, "gabor.kernel_size = 15: kernel larger than the 14x14"),
     ({"kernel_size": 12}, "gabor.kernel_size = 12: expected an odd"),
     ({"pool": 3}, "gabor.pool = 3: expected a multiple of gabor.stride"),
-    ({"pca_components": 883}, "gabor.pca_components = 883: above the 882 Gabor features"),
+    ({"frequencies": [0.1, 0.2, 0.3], "pca_components": 883}, "gabor.pca_components = 883: above the 882 Gabor"),
     ({"sigma": 0}, "gabor.sigma = 0"),
 ]
 
@@ -280,15 +280,15 @@ def test_params_defaults_match_the_transformer():
     repo_params = load_params(REPO / "params.yaml").gabor
     defaults = repo_params.model_dump()
     transformer = GaborFeatures().get_params()
-    assert {key: transformer[key] for key in defaults} == {**defaults, "frequencies": (0.1, 0.2, 0.3)}
+    assert {key: transformer[key] for key in defaults} == {**defaults, "frequencies": (0.1, 0.2, 0.3, 0.4)}
     assert GaborFeatures.from_params(repo_params).get_params()["pca_components"] is not None
 
 
 def test_pca_above_training_images():
-    with pytest.raises(MnistlabError, match="gabor.pca_components = 100: above the 50 training"):
+    with pytest.raises(MnistlabError, match="gabor.pca_components = 150: above the 50 training"):
         GaborFeatures().fit(np.zeros((50, 28, 28), np.float32))
     features = GaborFeatures()
-    with pytest.raises(ValueError, match="gabor.pca_components = 100: above the 50 training"):
+    with pytest.raises(ValueError, match="gabor.pca_components = 150: above the 50 training"):
         features.fit(np.zeros((50, 784), np.float32))
     assert not hasattr(features, "bank_")  # refused before any feature is computed
 

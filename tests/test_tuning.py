@@ -107,7 +107,7 @@ def test_the_first_trial_is_the_current_setting_when_it_lies_in_the_space(tiny_s
     svm = json.loads((out / "svm.json").read_text())
     assert svm["baseline"]["number"] == 0 and current["svm"]["gamma"] == "scale"
     assert svm["trials"][0]["values"]["C"] == current["svm"]["C"]
-    assert svm["trials"][0]["values"]["gamma_factor"] == 1.0
+    assert svm["trials"][0]["values"]["gamma_factor"] == current["svm"]["gamma_factor"]
     mlp = json.loads((out / "mlp.json").read_text())
     mp = current["mlp"]
     assert mlp["trials"][0]["values"] == {"width": mp["hidden_sizes"][0], "lr": mp["adam"]["lr"],

@@ -22,8 +22,9 @@ The modulus is a smooth envelope (its spectrum is that of the complex response s
 frequency, of width about 1 / sigma), so sampling it every 2 pixels before pooling changes the
 pooled features little while cutting the convolution cost fourfold.
 
-The defaults in params.yaml (6 orientations x 0.1, 0.2, 0.3 cycles/pixel, one-octave bandwidth,
-no standardisation) were chosen on the validation split, never on test images. The convolution
+The defaults in params.yaml (6 orientations x 0.1, 0.2, 0.3, 0.4 cycles/pixel, one-octave
+bandwidth, pooling 4, 150 PCA components, no standardisation) were chosen on the validation split,
+never on test images (frequencies, pooling and PCA size by ``mnistlab tune``, reports/tuning). The convolution
 and pooling live in :mod:`mnistlab.features.filters`, the PCA in :mod:`mnistlab.features.pca`.
 """
 
@@ -221,7 +222,7 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         orientations: int = 6,
-        frequencies: tuple[float, ...] = (0.1, 0.2, 0.3),
+        frequencies: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4),
         bandwidth: float = 1.0,
         sigma: float | None = None,
         resolution: int = 28,
@@ -229,7 +230,7 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
         stride: int = 2,
         pool: int = 4,
         standardize: bool = False,
-        pca_components: int | None = 100,
+        pca_components: int | None = 150,
         batch_size: int = 4096,
     ):
         self.orientations = orientations
