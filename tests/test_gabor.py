@@ -259,7 +259,7 @@ BAD_PARAMS = [
     ({"resolution": 14, "kernel_size": 15}, "gabor.kernel_size = 15: kernel larger than the 14x14"),
     ({"kernel_size": 12}, "gabor.kernel_size = 12: expected an odd"),
     ({"pool": 3}, "gabor.pool = 3: expected a multiple of gabor.stride"),
-    ({"frequencies": [0.1, 0.2, 0.3], "pca_components": 883}, "gabor.pca_components = 883: above the 882 Gabor"),
+    ({"frequencies": [0.1, 0.2, 0.3], "pca_components": 883}, "pca_components = 883: above the 882 Gabor"),
     ({"sigma": 0}, "gabor.sigma = 0"),
 ]
 

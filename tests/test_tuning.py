@@ -18,7 +18,8 @@ from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import read_split
 from mnistlab.core.params import load_params
 from mnistlab.models.torch_models.models import default_sizes
-from mnistlab.models.tuning import FAMILIES, StudyResult, TrialRecord, run_study, tuning_markdown
+from mnistlab.models.tuning import FAMILIES, StudyResult, TrialRecord, run_study
+from mnistlab.reporting.tuning import tuning_markdown
 
 #: A study of seconds: 2 trials per family, 1 epoch, small spaces.
 TINY = {

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from mnistlab.core.io import read_split
     from mnistlab.core.params import load_params
     from mnistlab.core.runtime import limit_threads
-    from mnistlab.models.tuning import run_study, write_readme, write_study
+    from mnistlab.models.tuning import run_study
+    from mnistlab.reporting.tuning import write_readme, write_study
 
     limit_threads()  # $MNISTLAB_THREADS, as in the stages (docs/threads-and-sweeps.md)
     params = load_params(args.params)
