@@ -1,5 +1,6 @@
 """Shapes and parameter counts of the PyTorch models, and the twins' equivalence with a patch embedding."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,7 +14,7 @@ from mnistlab.models.torch_models.models import (
     count_params,
     default_sizes,
 )
-from mnistlab.models.torch_models.predictor import save_torch
+from mnistlab.models.torch_models.predictor import PREDICT_BATCH, TorchPredictor, save_torch
 
 #: Every PyTorch model of the registry with its builder: adding a model adds it to every test below.
 BUILT = {name: spec.builder for name, spec in MODELS.items() if spec.family == "torch" and spec.builder}
@@ -165,3 +166,15 @@ def test_batch_normalisation_saves_floats_only_and_loads_back(tmp_path):
         expected = torch.softmax(model(images.unsqueeze(1)), dim=1).double().numpy()
     loaded = load_model(path)
     assert abs(loaded.predict_proba(images.numpy()) - expected).max() < 1e-6
+
+
+def test_predictions_do_not_depend_on_the_forward_batch():
+    """The predictor's forward batch (PREDICT_BATCH, chosen for speed) changes no prediction."""
+    torch.manual_seed(0)
+    model = TorchPredictor(build_model("cnn_bn").eval(), {})
+    images = torch.rand(1100, 28, 28).numpy()
+    default = model.logits(images)
+    assert PREDICT_BATCH["cpu"] < len(images) and default.shape == (1100, 10)
+    for batch in (1, 7, 4096):
+        np.testing.assert_allclose(model.logits(images[:50], batch_size=batch), default[:50], atol=1e-5)
+    assert np.array_equal(model.logits(images, batch_size=4096).argmax(1), default.argmax(1))

@@ -45,6 +45,10 @@ def save_torch(path: str | os.PathLike, model: nn.Module, config: dict) -> None:
         tmp.write_bytes(buffer.getvalue())
 
 
+#: Images per forward pass when predicting, by device type (``TorchPredictor.logits``).
+PREDICT_BATCH = {"cpu": 512, "cuda": 4096}
+
+
 class TorchPredictor:
     """A trained PyTorch model behind the common predictor interface.
 
@@ -65,8 +69,13 @@ class TorchPredictor:
         self.n_params = count_params(model)
 
     @torch.no_grad()
-    def logits(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    def logits(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Logits (N, 10) float32 of images (N, 28, 28) float32 in [0, 1].
+
+        The images go through the network ``batch_size`` at a time: by default
+        :data:`PREDICT_BATCH` for the device (on a CPU, a batch of 512 keeps the activations in
+        cache and predicted the CNNs 1.4 to 1.7 times faster than 2,048 or 8,192:
+        ``python benchmarks/torch_predict_batch.py``).
 
         Raises
         ------
@@ -77,6 +86,7 @@ class TorchPredictor:
         if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
             raise MnistlabError(f"images of shape {images.shape}: expected (N, {IMAGE_SIZE}, {IMAGE_SIZE})")
         x = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1).to(self.device)
+        batch_size = batch_size or PREDICT_BATCH.get(self.device.type, PREDICT_BATCH["cpu"])
         out = [self.model(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
         return torch.cat(out).cpu().numpy() if out else np.zeros((0, N_CLASSES), np.float32)
 
