@@ -3,12 +3,14 @@
 ``BlasSVC`` hands libsvm the same one-vs-one binary problems that ``SVC`` solves one after
 another, on every BLAS thread (``MNISTLAB_THREADS`` limits them), and assembles the same model;
 it predicts with batched matrix products. This script fits both on the pixel SVM's input (the
-first ``--train-size`` training images of an MNIST-layout folder, scaled to [0, 1], deskewed when
-``prepare.deskew``, mean-pooled to ``svm.resolution``; ``svm.C`` and ``svm.gamma`` of
+first ``--train-size`` training images of an MNIST-layout folder, scaled to [0, 1], deskewed as
+the prepare stage would (``prepare.deskew``; ``auto``: by the benchmark the test labels identify),
+mean-pooled to ``svm.resolution``; ``svm.C``, ``svm.gamma`` and ``svm.gamma_factor`` of
 params.yaml), times each fit and each prediction of the folder's test images, and checks that the
 fitted arrays are equal (values exactly; a zero coefficient may differ in sign) and so are the
 predicted labels. Prints::
 
+    deskewed: true|false
     n_train: N
     n_support_vectors: S
     libsvm_fit_seconds: A
@@ -36,6 +38,7 @@ from sklearn.svm import SVC
 
 from mnistlab.core.params import load_params
 from mnistlab.core.runtime import limit_threads
+from mnistlab.data.benchmark import identify_benchmark, resolve_deskew
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import deskew, scale
 from mnistlab.features.pixels import PixelFeatures
@@ -70,9 +73,13 @@ def main() -> None:
     args = parser.parse_args()
     limit_threads()
     params = load_params(REPO / "params.yaml")
-    x, y = pixels(args.folder, "train", args.train_size, params.prepare.deskew, params.svm.resolution)
-    test_x, _ = pixels(args.folder, "t10k", None, params.prepare.deskew, params.svm.resolution)
-    gamma = resolve_gamma(params.svm.gamma, x)
+    test_labels = read_pair(args.folder / "t10k-images-idx3-ubyte.gz",
+                            args.folder / "t10k-labels-idx1-ubyte.gz")[1]
+    deskewed = resolve_deskew(params.prepare.deskew, identify_benchmark(test_labels, str(args.folder))[0])
+    x, y = pixels(args.folder, "train", args.train_size, deskewed, params.svm.resolution)
+    test_x, _ = pixels(args.folder, "t10k", None, deskewed, params.svm.resolution)
+    gamma = params.svm.gamma_factor * resolve_gamma(params.svm.gamma, x)
+    print(f"deskewed: {str(deskewed).lower()}")
     libsvm, libsvm_fit = timed(SVC(C=params.svm.C, gamma=gamma).fit, x, y)
     blas, blas_fit = timed(BlasSVC(C=params.svm.C, gamma=gamma).fit, x, y)
     equal = all(np.array_equal(getattr(libsvm, a), getattr(blas, a)) for a in FITTED)

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from support.paths import REPO
 
-from mnistlab.data.benchmark import TEST_LABEL_SHA256, identify_benchmark, labels_digest
+from mnistlab.data.benchmark import TEST_LABEL_SHA256, describe_test_set, identify_benchmark, labels_digest
 from mnistlab.models.registry import MODELS
 from mnistlab.reporting.anchors import (
     ANCHOR_TRAIN_IMAGES,
@@ -64,6 +64,14 @@ def test_the_official_test_sets_are_recognised_by_their_labels(monkeypatch):
     assert benchmark == "fashion-mnist" and "official Fashion-MNIST test set" in how
 
 
+def test_the_report_describes_the_official_test_set_or_a_part_of_it(monkeypatch):
+    y = np.random.default_rng(1).integers(0, 10, 10_000)
+    monkeypatch.setitem(TEST_LABEL_SHA256, labels_digest(y), "fashion-mnist")
+    assert "official Fashion-MNIST test set (10,000 images" in describe_test_set(y, "fashion-mnist")
+    assert "indicative only" in describe_test_set(y[:2000], "fashion-mnist")
+    assert "names neither" in describe_test_set(y, None)
+
+
 def test_a_named_source_with_another_test_set_is_indicative_only():
     y = np.arange(2000) % 10
     benchmark, how = identify_benchmark(y, "sample")
@@ -94,7 +102,8 @@ def test_the_markdown_says_the_training_sets_differ_and_gives_sources_and_interv
     errors = {name: 0.01 for name in MODELS}
     rows = leaderboard(errors)
     y = np.arange(10_000) % 10
-    text = anchors_markdown(rows, y, "sample", 17_721, 1_969, deskew=True)
+    text = anchors_markdown(rows, y, "mnist", 17_721, 1_969, deskew=True)  # not the official labels
+    assert "indicative only" in text
     assert "trained on 60,000 images" in text and "ours on **17,721**" in text
     assert "expected to be higher" in text and "preprocessing deskewing (`prepare.deskew`" in text
     for title in METHOD_TITLES.values():
@@ -105,7 +114,7 @@ def test_the_markdown_says_the_training_sets_differ_and_gives_sources_and_interv
     assert "No published figure of the same method on this benchmark: `torch_patchnet`." in text
     full = anchors_markdown(rows, y, "mnist", 54_000, 6_000, deskew=False)
     assert "expected to be higher" not in full and "preprocessing none (`prepare.deskew`" in full
-    path = write_anchors(tmp_path / "reports" / "anchors.md", rows, y, "data/digits.csv", 100, 10, True)
+    path = write_anchors(tmp_path / "reports" / "anchors.md", rows, y, None, 100, 10, True)
     assert "No published figures apply" in path.read_text()
 
 
@@ -113,5 +122,5 @@ def test_the_report_stage_writes_it():
     report = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["report"]
     assert "--anchors reports/anchors.md" in report["cmd"]
     assert any(isinstance(out, dict) and "reports/anchors.md" in out for out in report["outs"])
-    assert "data.source" in report["params"]  # deskewing: the prepare stage's record, a dependency
+    # the benchmark and the deskewing: the prepare stage's record, a dependency
     assert "data/prepared/preprocessing.json" in report["deps"]

@@ -182,7 +182,7 @@ def test_huge_png_through_the_command(svm_model, tmp_path, capsys):
     write_grey_png(path, 10_000, 10_000, (2_000, 4_500, 8_000, 5_500))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert main(["predict", str(path), "--model", str(svm_model)]) == 0
+        assert main(["predict", str(path), "--model", str(svm_model), "--deskew"]) == 0
     assert caught == []
     out, err = capsys.readouterr()
     assert out.startswith(f"{path}: ") and out.count("\n") == 1 and err == ""

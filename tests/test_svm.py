@@ -77,6 +77,17 @@ def test_gamma_scale_means_what_svc_means(pixels):
     assert nystroem[0].gamma == pytest.approx(svc._gamma, rel=1e-6)
 
 
+def test_gamma_factor_multiplies_the_resolved_gamma(pixels):
+    """``svm.gamma_factor`` k: the kernel is that of gamma = k x "scale" (one factor for both SVMs)."""
+    x, y, x_val, y_val, _ = pixels
+    scaled, _ = fit_svm(x[:300], y[:300], x_val, y_val, C=5.0, gamma="scale", gamma_factor=2.5)
+    fixed, _ = fit_svm(x[:300], y[:300], x_val, y_val, C=5.0, gamma=2.5 * resolve_gamma("scale", x[:300]))
+    svm_scaled, svm_fixed = scaled.estimator.estimator, fixed.estimator.estimator
+    assert svm_scaled.gamma == pytest.approx(2.5 * SVC(gamma="scale").fit(x[:300], y[:300])._gamma, rel=1e-6)
+    assert svm_scaled.gamma == pytest.approx(svm_fixed.gamma)
+    np.testing.assert_array_equal(scaled.predict(x_val), fixed.predict(x_val))
+
+
 def test_nystroem_components_capped_and_unknown_method(pixels):
     x, y, x_val, y_val, _ = pixels
     classifier, metrics = fit_svm(x[:100], y[:100], x_val, y_val, 5.0, "scale", method="nystroem",

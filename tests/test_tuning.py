@@ -17,6 +17,7 @@ from mnistlab.cli.main import main
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import read_split
 from mnistlab.core.params import load_params
+from mnistlab.models import tuning
 from mnistlab.models.torch_models.models import default_sizes
 from mnistlab.models.tuning import FAMILIES, StudyResult, TrialRecord, run_study
 from mnistlab.reporting.tuning import tuning_markdown
@@ -184,11 +185,42 @@ def test_a_lucky_best_trial_loses_to_the_current_setting_over_seeds():
     assert summary["choice"]["number"] == 0 and summary["best"]["number"] == 1
     assert summary["choice_accuracy"] == pytest.approx(np.mean([0.980, 0.985, 0.984]))
     text = tuning_markdown([summary])
-    assert "mean of 3 seeds" in text and "- trial 0 (current setting): 98.00 %, 98.50 %, 98.40 %" in text
-    assert "| 0 **(choice)** (current setting) |" in text
+    assert "mean of 3 seeds" in text and "- trial 0 (starting setting): 98.00 %, 98.50 %, 98.40 %" in text
+    assert "| 0 **(choice)** (starting setting) |" in text
 
 
 def test_the_deterministic_svms_are_not_trained_again(tiny_study):
     _, out, _ = tiny_study
     for family in ("svm", "gabor"):
         assert json.loads((out / f"{family}.json").read_text())["confirm"] is None
+
+
+def test_run_study_re_scores_a_network_choice_with_the_searched_values_and_more_seeds(
+        tmp_path, prepared_dir, monkeypatch):
+    """A fake random family: trial 1 wins with the study's seed only; the re-training with seeds 1
+    and 2 gets the searched values (not what the objective derived), and the starting setting stays."""
+    calls = []
+
+    def objective(values, seed):
+        calls.append((dict(values), seed))
+        values["derived"] = 1.0  # what an objective may add (an SVM's gamma, ...)
+        lucky = values["lr"] == 0.5 and seed == 0
+        return 0.99 if lucky else 0.98 if values["lr"] == 0.5 else 0.985
+
+    def fake_study(params, train, val):
+        def suggest(trial):
+            return {"lr": trial.suggest_categorical("lr", [0.1, 0.5])}
+
+        return tuning._Study(["mlp_adam-he"], suggest, objective, {"lr": 0.1},
+                             lambda values: {"mlp.adam.lr": values["lr"]}, random=True)
+
+    monkeypatch.setitem(tuning.STUDIES, "mlp", fake_study)
+    changes = {"tune": {"n_trials": 4, "confirm_seeds": 2}}
+    params = load_params(write_params(tmp_path / "params.yaml", changes))
+    split = read_split(prepared_dir / "val.npz")
+    result = run_study(params, "mlp", split, split, log=lambda line: None)
+    assert result.best.values["lr"] == 0.5 and result.confirm["seeds"] == [0, 1, 2]
+    assert [(v, s) for v, s in calls if s > 0] == [({"lr": 0.1}, 1), ({"lr": 0.1}, 2),
+                                                   ({"lr": 0.5}, 1), ({"lr": 0.5}, 2)]
+    assert result.choice.number == 0 and result.beats_baseline is False
+    assert result.settings == {"mlp.adam.lr": 0.1}

@@ -256,20 +256,29 @@ def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
     return centre_by_mass(fit_box(crop_to_ink(ink)))
 
 
-def default_deskew(params_path: str | os.PathLike = "params.yaml",
-                   record: str | os.PathLike = f"data/prepared/{PREPROCESSING_JSON}") -> bool:
-    """``prepare.deskew`` of ``params_path`` when true or false; when ``auto``, the prepare stage's
-    decision in ``record``; True (deskewing, the pipeline's choice for digits) when either file is
-    absent, or is not valid (a note is printed to stderr then)."""
+def default_deskew(params_path: str | os.PathLike = "params.yaml") -> bool:
+    """Whether the training images were deskewed, as far as the project folder says.
+
+    ``prepare.deskew`` of ``params_path`` when true or false; when ``auto``, the prepare stage's
+    decision in ``data/prepared/preprocessing.json`` beside ``params_path``. True (deskewing, the
+    pipeline's choice for digits) when there is no ``params_path``; also, with a note on stderr,
+    when the record is absent or either file is not valid.
+    """
     if not Path(params_path).is_file():
         return True
     from mnistlab.core.params import load_params
 
+    record = Path(params_path).parent / "data" / "prepared" / PREPROCESSING_JSON
     try:
         setting = load_params(params_path).prepare.deskew
         if isinstance(setting, bool):
             return setting
-        return read_deskew(record) if Path(record).is_file() else True
+        if not record.is_file():
+            print(f"note: deskewing: prepare.deskew is auto and there is no {record} to say what the "
+                  "prepare stage decided; --no-deskew for a model trained on images that were not",
+                  file=sys.stderr)
+            return True
+        return read_deskew(record)
     except MnistlabError as err:
         print(f"note: deskewing as by default, since {err}", file=sys.stderr)
         return True
@@ -292,7 +301,7 @@ def prepare_images(paths: list[str | os.PathLike], deskew: bool) -> tuple[np.nda
     paths : list of path-like
     deskew : bool
         Apply :func:`mnistlab.data.prepare.deskew` after :func:`to_mnist`, as the prepare stage does
-        when ``prepare.deskew`` is true.
+        when it deskews (:func:`default_deskew`).
 
     Returns
     -------

@@ -54,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
         result = run_study(params, family, train, val)
         for path in write_study(args.out, result):
             print(f"wrote {path}")
-        best = result.best
-        print(f"tune {family}: best val_accuracy {best.val_accuracy:.4f} (trial {best.number}) of "
-              f"{len(result.trials)} trials in {result.seconds:.0f} s")
+        choice = result.choice
+        seeds = f", mean of {len(result.confirm['seeds'])} seeds" if result.confirm else ""
+        print(f"tune {family}: choice val_accuracy {result.mean_accuracy(choice):.4f} (trial "
+              f"{choice.number}{seeds}) of {len(result.trials)} trials in {result.seconds:.0f} s")
     print(f"wrote {write_readme(args.out)}")
     return 0

@@ -408,7 +408,7 @@ Probability = Annotated[float, Field(ge=0, lt=1)]
 
 
 class SVMSpace(Section):
-    """``tune.svm``: the search space of both SVMs' shared ``svm.C`` and ``svm.gamma``."""
+    """``tune.svm``: the search space of both SVMs' shared ``svm.C`` and ``svm.gamma_factor``."""
 
     C: _search_range(Annotated[float, Field(gt=0, le=1e6)])  # log-uniform
     # log-uniform multiple of gamma "scale" = 1 / (n_features * variance of the training features)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -38,7 +39,17 @@ PREPROCESSING_JSON = "preprocessing.json"
 
 
 def labels_digest(y: np.ndarray) -> str:
-    """SHA-256 (hex) of labels as int64 bytes, in order: the key of :data:`TEST_LABEL_SHA256`."""
+    """SHA-256 (hex) of labels as int64 bytes, in order: the key of :data:`TEST_LABEL_SHA256`.
+
+    Parameters
+    ----------
+    y : ndarray of shape (N,), integers 0..9 (any integer dtype)
+
+    Returns
+    -------
+    str
+        64 lower-case hex digits.
+    """
     return hashlib.sha256(np.asarray(y).astype(np.int64).tobytes()).hexdigest()
 
 
@@ -73,37 +84,109 @@ def identify_benchmark(y_test: np.ndarray, source: str) -> tuple[str | None, str
                   f"test set, and data.source ({source}) names neither")
 
 
-def resolve_deskew(setting: bool | str, benchmark: str | None) -> bool:
-    """``prepare.deskew`` as a decision: ``True``/``False`` as given; ``"auto"``: deskew unless the
-    data are known not to be digits (a benchmark outside :data:`DIGIT_BENCHMARKS`, e.g.
-    Fashion-MNIST). Unknown data (``benchmark`` None) are taken for digits, this project's subject."""
+def describe_test_set(y_test: np.ndarray, benchmark: str | None) -> str:
+    """One sentence for a report: whether ``y_test`` is the whole official test set of
+    ``benchmark`` (the prepare stage's record), or a part or another set of images.
+
+    Parameters
+    ----------
+    y_test : ndarray of shape (N,), integers 0..9
+        The prepared test labels, in file order.
+    benchmark : str or None
+        The recorded benchmark (:func:`read_preprocessing`).
+    """
+    if benchmark is None:
+        return (f"the {len(y_test):,} test labels are not those of the official MNIST or Fashion-MNIST "
+                "test set, and data.source names neither")
+    title = BENCHMARK_TITLES[benchmark]
+    if TEST_LABEL_SHA256.get(labels_digest(y_test)) == benchmark:
+        return (f"the test labels are those of the official {title} test set ({len(y_test):,} images, "
+                "same order)")
+    return (f"the {len(y_test):,} test images are not the official {title} test set of 10,000 (a part of "
+            "it, or a named data.source with other test images): published errors are on those, so the "
+            "comparison is indicative only")
+
+
+def resolve_deskew(setting: bool | Literal["auto"], benchmark: str | None) -> bool:
+    """``prepare.deskew`` as a decision.
+
+    Parameters
+    ----------
+    setting : bool or "auto"
+        ``prepare.deskew``. ``True``/``False`` are returned as given; ``"auto"`` deskews unless the
+        data are known not to be digits (a benchmark outside :data:`DIGIT_BENCHMARKS`, e.g.
+        Fashion-MNIST). Unknown data (``benchmark`` None) are taken for digits, this project's
+        subject.
+    benchmark : str or None
+        What :func:`identify_benchmark` found.
+
+    Returns
+    -------
+    bool
+        Whether to deskew every image.
+
+    Raises
+    ------
+    ValueError
+        For a ``setting`` other than a bool or ``"auto"`` (params.yaml validation refuses it first).
+    """
     if isinstance(setting, bool):
         return setting
+    if setting != "auto":
+        raise ValueError(f"prepare.deskew = {setting!r}: expected true, false or auto")
     return benchmark is None or benchmark in DIGIT_BENCHMARKS
 
 
 def write_preprocessing(folder: str | os.PathLike, setting: bool | str, deskew: bool,
                         benchmark: str | None) -> Path:
-    """Write ``folder/preprocessing.json``: ``{"deskew": bool, "setting": ..., "benchmark": ...}``."""
+    """Write ``folder/preprocessing.json`` atomically and return its path.
+
+    Parameters
+    ----------
+    folder : path
+        The prepared splits' folder.
+    setting : bool or "auto"
+        ``prepare.deskew`` as params.yaml gives it.
+    deskew : bool
+        The decision (:func:`resolve_deskew`).
+    benchmark : str or None
+        The benchmark of the source's test labels (:func:`identify_benchmark`).
+    """
     path = Path(folder) / PREPROCESSING_JSON
     write_json(path, {"deskew": deskew, "setting": setting, "benchmark": benchmark})
     return path
 
 
-def read_deskew(path: str | os.PathLike) -> bool:
-    """The ``deskew`` decision the prepare stage recorded in ``path`` (``data/prepared/preprocessing.json``).
+def read_preprocessing(path: str | os.PathLike) -> dict:
+    """The prepare stage's record ``path`` (``data/prepared/preprocessing.json``), checked.
+
+    Returns
+    -------
+    dict
+        ``deskew`` (bool), ``setting`` (bool or "auto"), ``benchmark`` (one of
+        :data:`BENCHMARK_TITLES` or None).
 
     Raises
     ------
     MnistlabError
-        If the file is missing or has no boolean ``deskew``.
+        One line naming the file: missing, not JSON, or without a boolean ``deskew`` or a known
+        ``benchmark``.
     """
     path = Path(path)
     try:
-        value = json.loads(path.read_text()).get("deskew")
+        record = json.loads(path.read_text())
+        deskew, benchmark = record.get("deskew"), record.get("benchmark")
     except (OSError, ValueError, AttributeError) as err:
         raise MnistlabError(f"{path}: cannot read the prepare stage's record ({err.__class__.__name__}); "
                             "run `dvc repro prepare`") from None
-    if not isinstance(value, bool):
+    if not isinstance(deskew, bool):
         raise MnistlabError(f"{path}: expected a boolean 'deskew'; run `dvc repro prepare`")
-    return value
+    if benchmark is not None and benchmark not in BENCHMARK_TITLES:
+        raise MnistlabError(f"{path}: 'benchmark' = {str(benchmark)[:40]!r}: expected one of "
+                            f"{', '.join(BENCHMARK_TITLES)} or null; run `dvc repro prepare`")
+    return record
+
+
+def read_deskew(path: str | os.PathLike) -> bool:
+    """The ``deskew`` decision of the prepare stage's record (:func:`read_preprocessing`)."""
+    return read_preprocessing(path)["deskew"]

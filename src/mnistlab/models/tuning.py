@@ -10,7 +10,8 @@ lies in the space, so the choice is measured against it with the same data and s
 
 Families, their model (chosen from the registry by attributes) and what a trial sets:
 
-- ``svm``: both RBF SVMs (pixels and Gabor features: they share ``svm.C`` and ``svm.gamma``),
+- ``svm``: both RBF SVMs (pixels and Gabor features: they share ``svm.C``, ``svm.gamma`` and
+  ``svm.gamma_factor``),
   scored by the mean of their validation accuracies; ``C`` log-uniform, ``gamma`` a log-uniform
   multiple ``gamma_factor`` of ``"scale"`` (``1 / (n_features * variance)`` of each SVM's training
   features, :func:`mnistlab.models.svm.resolve_gamma`);
@@ -92,12 +93,16 @@ class StudyResult:
     seconds : float
         Wall time of the whole study, seconds.
     settings : dict
-        The best trial as settings: ``params.yaml`` key -> value, and ``code: ...`` entries for
-        architecture sizes that are a builder's keyword defaults.
+        The choice (:attr:`choice`) as settings: ``params.yaml`` key -> value, and ``code: ...``
+        entries for architecture sizes that are a builder's keyword defaults.
     space : dict
         The family's search space as params.yaml declares it.
     n_train, n_val : int
         Images of the training subset and of the validation split.
+    confirm : dict or None
+        The re-scoring over seeds of a network family (``_confirm``): ``seeds``, ``accuracies``
+        (trial number as str -> validation accuracy per seed, the study's seed first),
+        ``seconds``, and ``failed`` (the error) when a re-training failed; None when not re-scored.
     """
 
     family: str
@@ -125,16 +130,19 @@ class StudyResult:
 
     def mean_accuracy(self, trial: TrialRecord) -> float | None:
         """Validation accuracy of a trial: the mean over its seeds when it was re-scored."""
-        scores = (self.confirm or {}).get("accuracies", {}).get(str(trial.number))
+        confirm = self.confirm or {}
+        scores = None if confirm.get("failed") else confirm.get("accuracies", {}).get(str(trial.number))
         return float(np.mean(scores)) if scores else trial.val_accuracy
 
     @property
     def choice(self) -> TrialRecord | None:
         """The best trial, or the current setting when the re-scoring over seeds
-        (``confirm``) gave it a mean at least as high."""
+        (``confirm``) gave it a mean at least as high or failed."""
         base, best = self.baseline_trial, self.best
         if self.confirm is None or base is None or best is None:
             return best
+        if self.confirm.get("failed"):
+            return base
         return best if self.mean_accuracy(best) > self.mean_accuracy(base) else base
 
     @property
@@ -421,7 +429,7 @@ def run_study(params: Params, family: str, train: Split, val: Split,
     train, val : Split
         The prepared training and validation splits (``x`` float32 (N, 28, 28), ``y`` uint8 (N,)).
     log : callable
-        Receives one line per trial.
+        Receives one line per trial, and per re-training over seeds.
 
     Returns
     -------
@@ -446,10 +454,11 @@ def run_study(params: Params, family: str, train: Split, val: Split,
     if study_spec.baseline is not None:
         study.enqueue_trial(study_spec.baseline)
     records: list[TrialRecord] = []
+    searched: dict[int, list[str]] = {}  # trial number -> the keys it searched
 
     def objective(trial) -> float:
         values = study_spec.suggest(trial)
-        searched = list(values)  # the objective may add what it derived (an SVM's gamma, ...)
+        searched[trial.number] = list(values)  # the objective may add what it derived (an SVM's gamma)
         tick = time.perf_counter()
         try:
             accuracy = study_spec.objective(values, params.seed)
@@ -461,7 +470,7 @@ def run_study(params: Params, family: str, train: Split, val: Split,
         seconds = time.perf_counter() - tick
         records.append(TrialRecord(trial.number, values, accuracy, round(seconds, 2)))
         log(f"tune {family} trial {trial.number}: val_accuracy {accuracy:.4f} in {seconds:.1f} s "
-            f"{_short({key: values[key] for key in searched})}")
+            f"{_short({key: values[key] for key in searched[trial.number]})}")
         return accuracy
 
     study.optimize(objective, n_trials=tp.n_trials, catch=(MnistlabError,))
@@ -474,29 +483,34 @@ def run_study(params: Params, family: str, train: Split, val: Split,
     base, best = result.baseline_trial, result.best
     if study_spec.random and tp.confirm_seeds and base is not None and base.val_accuracy is not None \
             and best.number != base.number:
-        result.confirm = _confirm(study_spec, [base, best], params.seed, tp.confirm_seeds, family, log)
+        result.confirm = _confirm(study_spec, [base, best], searched, params.seed, tp.confirm_seeds, family,
+                                  log)
     result.seconds = time.perf_counter() - start
     result.settings = study_spec.settings(result.choice.values)
     return result
 
 
-def _confirm(study_spec: _Study, trials: list[TrialRecord], seed: int, n_seeds: int, family: str,
-             log: Callable[[str], None]) -> dict:
-    """Train each trial's values again with seeds ``seed + 1 .. seed + n_seeds``: ``{"seeds",
-    "accuracies": {trial number (str): [accuracy per seed, the study's first]}, "seconds"}``."""
+def _confirm(study_spec: _Study, trials: list[TrialRecord], searched: dict[int, list[str]], seed: int,
+             n_seeds: int, family: str, log: Callable[[str], None]) -> dict:
+    """Train each trial's searched values again with seeds ``seed + 1 .. seed + n_seeds``:
+    ``{"seeds", "accuracies": {trial number (str): [accuracy per seed, the study's first]},
+    "seconds"}``, plus ``"failed"`` (one line) when a re-training raised :class:`MnistlabError`."""
     tick = time.perf_counter()
     seeds = [seed + k for k in range(1, n_seeds + 1)]
-    accuracies = {}
-    for trial in trials:
-        searched = {key: value for key, value in trial.values.items()
-                    if not key.startswith(("gamma_", "val_accuracy_"))}
-        scores = [float(trial.val_accuracy)]
-        for s in seeds:
-            scores.append(float(study_spec.objective(dict(searched), s)))
-            log(f"tune {family} trial {trial.number} again with seed {s}: val_accuracy {scores[-1]:.4f}")
-        accuracies[str(trial.number)] = scores
-    seconds = round(time.perf_counter() - tick, 1)
-    return {"seeds": [seed, *seeds], "accuracies": accuracies, "seconds": seconds}
+    accuracies: dict[str, list[float]] = {}
+    result: dict = {"seeds": [seed, *seeds], "accuracies": accuracies}
+    try:
+        for trial in trials:
+            values = {key: trial.values[key] for key in searched[trial.number]}
+            scores = accuracies[str(trial.number)] = [float(trial.val_accuracy)]
+            for s in seeds:
+                scores.append(float(study_spec.objective(dict(values), s)))
+                log(f"tune {family} trial {trial.number} again with seed {s}: val_accuracy {scores[-1]:.4f}")
+    except MnistlabError as err:
+        result["failed"] = str(err)
+        log(f"tune {family}: re-scoring over seeds failed ({err}); the current setting stays")
+    result["seconds"] = round(time.perf_counter() - tick, 1)
+    return result
 
 
 def _short(values: dict) -> str:

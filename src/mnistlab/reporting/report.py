@@ -26,7 +26,7 @@ from sklearn.manifold import TSNE
 from mnistlab.core.errors import MnistlabError
 from mnistlab.core.io import Split, atomic_path, read_json, read_probabilities, read_split
 from mnistlab.core.params import Params
-from mnistlab.data.benchmark import read_deskew
+from mnistlab.data.benchmark import read_preprocessing
 from mnistlab.data.prepare import label_counts
 from mnistlab.evaluation.calibration import reliability_bins
 from mnistlab.evidence.compare import accuracy_interval, paired_bootstrap_diff
@@ -566,7 +566,7 @@ def make_report(files: ReportFiles, params: Params) -> tuple[list[Path], list[st
     files : ReportFiles
     params : Params
         ``report`` (gallery size, embedding samples, seed) and ``gabor`` (the bank drawn beside
-        the CNN's filters); ``data.source`` for ``files.anchors``.
+        the CNN's filters).
 
     Returns
     -------
@@ -599,8 +599,9 @@ def make_report(files: ReportFiles, params: Params) -> tuple[list[Path], list[st
     write_table(files.svm_gain, svm_gain_rows(test.y, proba), SVM_GAIN_COLUMNS)
     tables = [Path(files.leaderboard), Path(files.svm_gain)]
     if files.anchors is not None:
-        tables.append(write_anchors(files.anchors, rows, test.y, params.data.source, len(splits["train"].y),
-                                    len(splits["val"].y), read_deskew(files.preprocessing)))
+        record = read_preprocessing(files.preprocessing)
+        tables.append(write_anchors(files.anchors, rows, test.y, record["benchmark"], len(splits["train"].y),
+                                    len(splits["val"].y), record["deskew"]))
 
     embedding = Path(files.embedding_model)
     inputs = ReportInputs(
