@@ -21,8 +21,9 @@ predicted labels. Prints::
     libsvm_predict_seconds: C
     blas_predict_seconds: D
     same_predictions: true|false
+    blas_predict_seconds_batch: B D_B      (one line per --predict-batch B: images per kernel block)
 
-Usage: python benchmarks/svm_fit.py [FOLDER] [--train-size N]
+Usage: python benchmarks/svm_fit.py [FOLDER] [--train-size N] [--predict-batch B ...]
   e.g. python benchmarks/svm_fit.py /usr/share/datasets/fashion-mnist
 FOLDER defaults to ../shared/data/mnist-subset.
 """
@@ -42,6 +43,7 @@ from mnistlab.data.benchmark import identify_benchmark, resolve_deskew
 from mnistlab.data.idx import read_pair
 from mnistlab.data.prepare import deskew, scale
 from mnistlab.features.pixels import PixelFeatures
+from mnistlab.models import svm_kernel
 from mnistlab.models.svm import resolve_gamma
 from mnistlab.models.svm_kernel import BlasSVC
 
@@ -70,6 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, nargs="?", default=SUBSET)
     parser.add_argument("--train-size", type=int, default=None, help="first N training images (default: all)")
+    parser.add_argument("--predict-batch", type=int, nargs="*", default=[],
+                        help="also time BlasSVC's prediction with these kernel blocks (svm_kernel.BATCH)")
     args = parser.parse_args()
     limit_threads()
     params = load_params(REPO / "params.yaml")
@@ -95,6 +99,13 @@ def main() -> None:
     print(f"libsvm_predict_seconds: {libsvm_predict:.1f}")
     print(f"blas_predict_seconds: {blas_predict:.1f}")
     print(f"same_predictions: {str(bool(np.array_equal(libsvm_labels, blas_labels))).lower()}")
+    default = svm_kernel.BATCH
+    for batch in args.predict_batch:
+        svm_kernel.BATCH = batch
+        labels, seconds = timed(blas.predict, test_x)
+        same = np.array_equal(labels, blas_labels)
+        print(f"blas_predict_seconds_batch: {batch} {seconds:.1f}{'' if same else ' (other labels)'}")
+    svm_kernel.BATCH = default
 
 
 if __name__ == "__main__":

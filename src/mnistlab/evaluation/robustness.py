@@ -9,8 +9,9 @@ official files, ``robustness.mnist_c_dir``), scored as test error per corruption
 
 In both, the corrupted images then go through exactly the preprocessing the models were trained
 with: scaling to [0, 1] and :func:`mnistlab.data.prepare.deskew` when the prepare stage deskewed
-(``data/prepared/preprocessing.json``), as ``mnistlab predict`` would treat a user's image. Deskewing removes shear and re-centres the digit by
-its centre of mass, so it undoes most of a shear or translation before any model sees it. Every
+(``data/prepared/preprocessing.json``), as ``mnistlab predict`` would treat a user's image.
+Deskewing removes shear and re-centres the digit by its centre of mass, so it undoes most of a
+shear or translation before any model sees it. Every
 model sees the same corrupted images. For the graded families, all (corruption, severity) copies
 are stacked and each model predicts them in a few large batches, and the per-image correctness is
 kept so that two models can be compared with a paired test (McNemar) on the same images

@@ -37,9 +37,10 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_info
 
-#: Test images per batch: the kernel block is batch x n_support_vectors float64 (2048 x 20,000 is
-#: 330 MB at most).
-BATCH = 2048
+#: Test images per batch: the kernel block is batch x n_support_vectors float64 (512 x 20,000 is
+#: 82 MB). The element-wise passes over the block are memory-bound, so a smaller block predicts
+#: faster: ``python benchmarks/svm_fit.py --predict-batch 512 2048`` prints the time of each.
+BATCH = 512
 
 
 def rbf_ovo_decision(x: np.ndarray, support_vectors: np.ndarray, n_support: np.ndarray,
