@@ -449,7 +449,7 @@ def test_every_missing_input_names_its_command():
                    "needs `dvc repro` (stage robustness writes metrics/robustness.json)"}
     assert NEEDS["seeds"] == ("needs a sweep: `dvc exp run --queue -S 'seed=range(0,5)'`, `dvc queue start`, "
                               "then `mnistlab sweep --vary seed --out-dir reports/seeds`")
-    assert "-S 'prepare.train_size=500,1000,2000,5000,10000'" in NEEDS["learning_curve"]
+    assert "-S 'prepare.train_size=500,2000,5000' -S 'seed=range(0,3)'" in NEEDS["learning_curve"]
 
 
 def test_censor_updates_only_when_one_side_falls_short():
