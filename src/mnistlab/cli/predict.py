@@ -261,8 +261,8 @@ def default_deskew(params_path: str | os.PathLike = "params.yaml") -> bool:
 
     ``prepare.deskew`` of ``params_path`` when true or false; when ``auto``, the prepare stage's
     decision in ``data/prepared/preprocessing.json`` beside ``params_path``. True (deskewing, the
-    pipeline's choice for digits) when there is no ``params_path``; also, with a note on stderr,
-    when the record is absent or either file is not valid.
+    pipeline's choice for digits) when there is no ``params_path`` or no record; also, with a
+    note on stderr, when either file is not valid.
     """
     if not Path(params_path).is_file():
         return True
@@ -273,12 +273,8 @@ def default_deskew(params_path: str | os.PathLike = "params.yaml") -> bool:
         setting = load_params(params_path).prepare.deskew
         if isinstance(setting, bool):
             return setting
-        if not record.is_file():
-            print(f"note: deskewing: prepare.deskew is auto and there is no {record} to say what the "
-                  "prepare stage decided; --no-deskew for a model trained on images that were not",
-                  file=sys.stderr)
-            return True
-        return read_deskew(record)
+        # no record (a model used without its pipeline's data): digits, deskewed; --no-deskew otherwise
+        return read_deskew(record) if record.is_file() else True
     except MnistlabError as err:
         print(f"note: deskewing as by default, since {err}", file=sys.stderr)
         return True
