@@ -71,17 +71,8 @@ def identify_benchmark(y_test: np.ndarray, source: str) -> tuple[str | None, str
     how : str
         One sentence for a report.
     """
-    found = TEST_LABEL_SHA256.get(labels_digest(y_test))
-    if found is not None:
-        return found, (f"the test labels are those of the official {BENCHMARK_TITLES[found]} test set "
-                       f"({len(y_test):,} images, same order)")
-    named = SOURCE_BENCHMARKS.get(source)
-    if named is not None:
-        return named, (f"data.source = {source}, but the {len(y_test):,} test images are not the official "
-                       f"{BENCHMARK_TITLES[named]} test set of 10,000: published errors are on those, so "
-                       "the comparison is indicative only")
-    return None, (f"the {len(y_test):,} test labels are not those of the official MNIST or Fashion-MNIST "
-                  f"test set, and data.source ({source}) names neither")
+    benchmark = TEST_LABEL_SHA256.get(labels_digest(y_test)) or SOURCE_BENCHMARKS.get(source)
+    return benchmark, describe_test_set(y_test, benchmark)
 
 
 def describe_test_set(y_test: np.ndarray, benchmark: str | None) -> str:
